@@ -1,0 +1,191 @@
+"""The card vault's rules: card number checks, brands, encryption and fingerprints.
+
+PCI DSS: the PAN exists in clear only in memory, inside a `CardNumber` whose repr and str
+are masked. It is stored only as AES-256-GCM ciphertext with the key version; the
+fingerprint is a keyed HMAC. The CVC is checked for shape and then dropped: never stored,
+logged, queued or cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from dataclasses import dataclass
+from datetime import date
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+
+from core.errors import CardError, ValidationError
+
+NONCE_BYTES = 12
+
+
+class Brand:
+    VISA = "visa"
+    MASTERCARD = "mastercard"
+    AMEX = "amex"
+    DISCOVER = "discover"
+    JCB = "jcb"
+    UNIONPAY = "unionpay"
+    DINERS = "diners"
+    MAESTRO = "maestro"
+    UNKNOWN = "unknown"
+
+
+# (brand, IIN prefix ranges as (low, high) over the same number of leading digits, allowed lengths).
+# Checked in order: the more specific ranges come first.
+_IIN_TABLE: list[tuple[str, list[tuple[str, str]], set[int]]] = [
+    (Brand.AMEX, [("34", "34"), ("37", "37")], {15}),
+    (Brand.DINERS, [("300", "305"), ("3095", "3095"), ("36", "36"), ("38", "39")], {14, 15, 16, 17, 18, 19}),
+    (Brand.JCB, [("3528", "3589")], {16, 17, 18, 19}),
+    (Brand.DISCOVER, [("6011", "6011"), ("644", "649"), ("65", "65"), ("622126", "622925")], {16, 17, 18, 19}),
+    (Brand.UNIONPAY, [("62", "62"), ("81", "81")], {16, 17, 18, 19}),
+    (Brand.MASTERCARD, [("51", "55"), ("2221", "2720")], {16}),
+    (Brand.MAESTRO, [("50", "50"), ("56", "58"), ("6304", "6304"), ("6759", "6759"), ("676770", "676774"),
+                     ("63", "63"), ("67", "67")], set(range(12, 20))),
+    (Brand.VISA, [("4", "4")], {13, 16, 19}),
+]
+
+
+def luhn_valid(number: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def luhn_check_digit(partial: str) -> str:
+    """The digit that makes `partial + digit` Luhn-valid."""
+    for digit in "0123456789":
+        if luhn_valid(partial + digit):
+            return digit
+    raise AssertionError("unreachable")
+
+
+def detect_brand(number: str) -> str:
+    for brand, ranges, lengths in _IIN_TABLE:
+        for low, high in ranges:
+            prefix = number[: len(low)]
+            if len(prefix) == len(low) and low <= prefix <= high:
+                return brand if len(number) in lengths else Brand.UNKNOWN
+    return Brand.UNKNOWN
+
+
+class CardNumber:
+    """A PAN in memory. Its repr/str never show more than BIN and last 4."""
+
+    __slots__ = ("_digits",)
+
+    def __init__(self, digits: str):
+        self._digits = digits
+
+    def reveal(self) -> str:
+        return self._digits
+
+    @property
+    def bin(self) -> str:
+        return self._digits[:6]
+
+    @property
+    def last4(self) -> str:
+        return self._digits[-4:]
+
+    def __repr__(self) -> str:
+        return f"CardNumber({self.bin}...{self.last4})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # never pickled into a queue or cache
+        raise TypeError("CardNumber cannot be serialized")
+
+
+@dataclass(frozen=True, repr=False)
+class CheckedCard:
+    number: CardNumber
+    brand: str
+    exp_month: int
+    exp_year: int
+    name: str
+
+    def __repr__(self) -> str:
+        return f"CheckedCard({self.brand} {self.number!r} {self.exp_month:02d}/{self.exp_year})"
+
+
+def normalize_number(raw) -> str:
+    if not isinstance(raw, str):
+        raise ValidationError("The card number must be a string of digits.", param="card[number]",
+                              code="invalid_number")
+    digits = raw.replace(" ", "").replace("-", "")
+    if not digits.isdigit() or not digits.isascii():
+        raise CardError("The card number is not a valid card number.", code="invalid_number", param="card[number]",
+                        status=400, type="invalid_request_error")
+    return digits
+
+
+def check_card(*, number, exp_month, exp_year, cvc, name: str = "", today: date | None = None) -> CheckedCard:
+    """Every vault rule at once. Raises a 400 with a stable code on the first broken rule."""
+    digits = normalize_number(number)
+    if not 12 <= len(digits) <= 19:
+        raise ValidationError("The card number has the wrong length.", param="card[number]", code="invalid_number")
+    if not luhn_valid(digits):
+        raise ValidationError("The card number is incorrect.", param="card[number]", code="incorrect_number")
+    brand = detect_brand(digits)
+    if brand == Brand.UNKNOWN:
+        raise ValidationError("This card brand is not supported, or the number has the wrong length for its brand.",
+                              param="card[number]", code="invalid_number")
+    if not isinstance(exp_month, int) or isinstance(exp_month, bool) or not 1 <= exp_month <= 12:
+        raise ValidationError("The expiry month must be 1 to 12.", param="card[exp_month]", code="invalid_expiry_month")
+    if not isinstance(exp_year, int) or isinstance(exp_year, bool):
+        raise ValidationError("The expiry year must be a number.", param="card[exp_year]", code="invalid_expiry_year")
+    if exp_year < 100:
+        exp_year += 2000
+    today = today or date.today()
+    if (exp_year, exp_month) < (today.year, today.month):
+        raise ValidationError("The card has expired.", param="card[exp_year]", code="invalid_expiry_year")
+    if exp_year > today.year + 50:
+        raise ValidationError("The expiry year is too far in the future.", param="card[exp_year]",
+                              code="invalid_expiry_year")
+    if cvc is not None:
+        want = 4 if brand == Brand.AMEX else 3
+        if not isinstance(cvc, str) or not cvc.isdigit() or not cvc.isascii() or len(cvc) != want:
+            raise ValidationError(f"The CVC must be {want} digits for this card.", param="card[cvc]",
+                                  code="invalid_cvc")
+    return CheckedCard(number=CardNumber(digits), brand=brand, exp_month=exp_month, exp_year=exp_year,
+                       name=(name or "").strip()[:100])
+
+
+# --- Encryption and fingerprints ----------------------------------------------------------------
+
+
+def _key(version: int) -> bytes:
+    try:
+        return settings.CARD_DATA_KEYS[version]
+    except KeyError:
+        raise RuntimeError(f"Card data key version {version} is not configured") from None
+
+
+def encrypt_pan(number: CardNumber, *, record_id: str) -> tuple[bytes, int]:
+    """(nonce || ciphertext, key version). The record id is bound as associated data."""
+    version = settings.CARD_DATA_KEY_VERSION
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(_key(version)).encrypt(nonce, number.reveal().encode(), record_id.encode())
+    return nonce + ciphertext, version
+
+
+def decrypt_pan(blob: bytes, *, key_version: int, record_id: str) -> CardNumber:
+    blob = bytes(blob)
+    nonce, ciphertext = blob[:NONCE_BYTES], blob[NONCE_BYTES:]
+    return CardNumber(AESGCM(_key(key_version)).decrypt(nonce, ciphertext, record_id.encode()).decode())
+
+
+def fingerprint(number: CardNumber) -> str:
+    """Keyed HMAC-SHA256 of the PAN: the same card gives the same fingerprint, nobody can invert it."""
+    digest = hmac.new(settings.CARD_FINGERPRINT_KEY, number.reveal().encode(), hashlib.sha256).hexdigest()
+    return digest[:32]

@@ -1,0 +1,93 @@
+"""Money: integer amounts in a currency's minor unit, next to an ISO 4217 code.
+
+Exponents come from CLDR through babel (JPY 0, EUR 2, KWD 3). No floats anywhere; Decimal is
+used only to format an amount for people, never in arithmetic or the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+
+from babel.numbers import format_currency, get_currency_precision, list_currencies
+
+# Codes that are not money a card payment can move: precious metals, SDRs, test and no-currency.
+_NOT_PAYABLE = {"XAU", "XAG", "XPT", "XPD", "XDR", "XTS", "XXX", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"}
+
+MAX_PAYMENT_AMOUNT = 99_999_999
+
+
+class CurrencyError(ValueError):
+    """An unknown currency code, or two currencies mixed in one operation."""
+
+
+@lru_cache(maxsize=1)
+def supported_currencies() -> frozenset[str]:
+    return frozenset(c for c in list_currencies() if len(c) == 3 and c.isalpha() and c not in _NOT_PAYABLE)
+
+
+def normalize_currency(code: object) -> str:
+    """The upper-case ISO 4217 code, or CurrencyError."""
+    if not isinstance(code, str):
+        raise CurrencyError("Currency must be a three-letter ISO 4217 code.")
+    upper = code.strip().upper()
+    if upper not in supported_currencies():
+        raise CurrencyError(f"Unknown currency '{code}'. Use a three-letter ISO 4217 code such as EUR.")
+    return upper
+
+
+@lru_cache(maxsize=512)
+def exponent(currency: str) -> int:
+    """How many decimal places the currency's minor unit has (JPY 0, EUR 2, KWD 3)."""
+    return get_currency_precision(normalize_currency(currency))
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: int
+    currency: str
+
+    def __post_init__(self):
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise TypeError("Money amounts are integers in the minor unit")
+        object.__setattr__(self, "currency", normalize_currency(self.currency))
+
+    def _same(self, other: Money) -> None:
+        if not isinstance(other, Money):
+            raise TypeError("Money can only be combined with Money")
+        if other.currency != self.currency:
+            raise CurrencyError(f"Cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount <= other.amount
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    def to_decimal(self) -> Decimal:
+        """For display only."""
+        return Decimal(self.amount).scaleb(-exponent(self.currency))
+
+    def format(self, locale: str = "en_US") -> str:
+        return format_currency(self.to_decimal(), self.currency, locale=locale)
+
+    def __str__(self) -> str:
+        return f"{self.to_decimal():f} {self.currency}"

@@ -1,0 +1,16 @@
+"""Every OAuth2 scope of the platform, defined in this one place.
+
+Plain data with no Django imports: settings, the OAuth2 server, the API permission check,
+the OpenAPI schema and `seed_demo` all read it. A new capability adds its scopes here.
+"""
+
+SCOPES: dict[str, str] = {
+    "payments:read": "Read your payments and refunds",
+    "payments:write": "Create, capture and cancel payments",
+    "refunds:write": "Refund payments",
+    "cards:read": "Read tokenized cards (never the full card number)",
+    "cards:write": "Tokenize and delete cards",
+}
+
+# Scopes a merchant's own client may hold. Every scope above is a merchant scope today.
+MERCHANT_SCOPES: tuple[str, ...] = tuple(SCOPES)

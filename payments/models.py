@@ -1,0 +1,126 @@
+from django.db import models
+from django.db.models import F, Q
+
+from core.ids import ID_MAX_LENGTH, id_factory
+from core.money import MAX_PAYMENT_AMOUNT
+
+from .constants import EventType, PaymentStatus, RefundReason, RefundStatus
+
+
+class Payment(models.Model):
+    id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=id_factory("payment"), editable=False)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="payments")
+    api_client = models.ForeignKey(
+        "merchants.ApiClient", on_delete=models.SET_NULL, null=True, blank=True, related_name="payments"
+    )
+    livemode = models.BooleanField(default=False)
+    amount = models.BigIntegerField(help_text="Minor units of currency")
+    currency = models.CharField(max_length=3)
+    amount_capturable = models.BigIntegerField(default=0)
+    amount_captured = models.BigIntegerField(default=0)
+    amount_refunded = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=24, choices=PaymentStatus.choices)
+    capture = models.BooleanField(default=True)
+    card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="payments")
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    description = models.CharField(max_length=1000, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    customer_email = models.EmailField(blank=True)
+    customer_ip = models.GenericIPAddressField(null=True, blank=True)
+    processor = models.CharField(max_length=32)
+    processor_reference = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["merchant", "livemode", "-id"], name="payment_merchant_list"),
+            models.Index(fields=["merchant", "livemode", "status", "-id"], name="payment_merchant_status"),
+            models.Index(fields=["merchant", "livemode", "created"], name="payment_merchant_created"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0, amount__lte=MAX_PAYMENT_AMOUNT), name="payment_amount_range"
+            ),
+            models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_valid"),
+            models.CheckConstraint(
+                condition=Q(amount_capturable__gte=0, amount_capturable__lte=F("amount")),
+                name="payment_capturable_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_captured__gte=0, amount_captured__lte=F("amount")), name="payment_captured_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__gte=0, amount_refunded__lte=F("amount_captured")),
+                name="payment_refunded_le_captured",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.id} {self.amount} {self.currency} {self.status}"
+
+    @property
+    def failure_code_or_none(self):
+        return self.failure_code or None
+
+    @property
+    def failure_message_or_none(self):
+        return self.failure_message or None
+
+
+class PaymentEvent(models.Model):
+    """Append-only history of a payment (and its refunds): one row per state change."""
+
+    id = models.CharField(
+        primary_key=True, max_length=ID_MAX_LENGTH, default=id_factory("payment_event"), editable=False
+    )
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="events")
+    type = models.CharField(max_length=32, choices=EventType.choices)
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    amount = models.BigIntegerField(null=True, blank=True)
+    refund = models.ForeignKey(
+        "payments.Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    actor = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.type} {self.payment_id}"
+
+
+class Refund(models.Model):
+    id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, default=id_factory("refund"), editable=False)
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="refunds")
+    livemode = models.BooleanField(default=False)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    reason = models.CharField(max_length=32, choices=RefundReason.choices, blank=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    processor_reference = models.CharField(max_length=64, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="refund_merchant_list")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.id} {self.amount} {self.currency} {self.status}"
+
+    @property
+    def reason_or_none(self):
+        return self.reason or None
+
+    @property
+    def failure_code_or_none(self):
+        return self.failure_code or None
