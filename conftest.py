@@ -52,3 +52,15 @@ def other_api(db, other_merchant, make_token):
 @pytest.fixture
 def anon_api():
     return APIClient()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need real concurrency: skipped, with the reason, on SQLite."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL for real concurrency (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
