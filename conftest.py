@@ -6,6 +6,14 @@ from rest_framework.test import APIClient
 from core.scopes import MERCHANT_SCOPES
 
 
+@pytest.fixture(autouse=True)
+def _fast_secret_hashing(settings):
+    """Client secrets and passwords are hashed with the first PASSWORD_HASHERS entry; PBKDF2 costs
+    ~0.25 s a hash. The stored format and the check are the same with a fast hasher, so the tests
+    keep proving that secrets are stored hashed while staying quick."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def merchant(db):
     from merchants.tests.factories import MerchantFactory

@@ -33,7 +33,8 @@ def card_vault(*, merchant_id: str, livemode: bool, card: CheckedCard, reusable:
 def card_tokenize(*, merchant_id: str, livemode: bool, number, exp_month, exp_year, cvc=None,
                   name: str = "") -> Card:
     """Check and vault a card for later payments (`card_...` token)."""
-    checked = check_card(number=number, exp_month=exp_month, exp_year=exp_year, cvc=cvc, name=name)
+    checked = check_card(number=number, exp_month=exp_month, exp_year=exp_year, cvc=cvc, name=name,
+                         param_prefix="")
     return card_vault(merchant_id=merchant_id, livemode=livemode, card=checked, reusable=True)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
-from core.errors import CardError, ValidationError
+from core.errors import ValidationError
 
 NONCE_BYTES = 12
 
@@ -78,6 +79,19 @@ def detect_brand(number: str) -> str:
     return Brand.UNKNOWN
 
 
+_PAN_LIKE = re.compile(r"(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)")
+
+
+def looks_like_pan(text: str) -> bool:
+    """True when free text holds a card number: 12-19 digits (spaces or dashes between them allowed)
+    of a known brand that pass the Luhn check. Used to refuse card numbers where none belong."""
+    for match in _PAN_LIKE.finditer(text):
+        digits = match.group().replace(" ", "").replace("-", "")
+        if luhn_valid(digits) and detect_brand(digits) != Brand.UNKNOWN:
+            return True
+    return False
+
+
 class CardNumber:
     """A PAN in memory. Its repr/str never show more than BIN and last 4."""
 
@@ -118,44 +132,57 @@ class CheckedCard:
         return f"CheckedCard({self.brand} {self.number!r} {self.exp_month:02d}/{self.exp_year})"
 
 
-def normalize_number(raw) -> str:
+def _param(prefix: str, name: str) -> str:
+    """`card[number]` inside a payment's `card` object; plain `number` when the fields are top level."""
+    return f"{prefix}[{name}]" if prefix else name
+
+
+def normalize_number(raw, *, param: str = "card[number]") -> str:
     if not isinstance(raw, str):
-        raise ValidationError("The card number must be a string of digits.", param="card[number]",
-                              code="invalid_number")
+        raise ValidationError("The card number must be a string of digits.", param=param, code="invalid_number")
     digits = raw.replace(" ", "").replace("-", "")
     if not digits.isdigit() or not digits.isascii():
-        raise CardError("The card number is not a valid card number.", code="invalid_number", param="card[number]",
-                        status=400, type="invalid_request_error")
+        raise ValidationError("The card number is not a valid card number.", param=param, code="invalid_number")
     return digits
 
 
-def check_card(*, number, exp_month, exp_year, cvc, name: str = "", today: date | None = None) -> CheckedCard:
-    """Every vault rule at once. Raises a 400 with a stable code on the first broken rule."""
-    digits = normalize_number(number)
+def check_card(*, number, exp_month, exp_year, cvc, name: str = "", today: date | None = None,
+               param_prefix: str = "card") -> CheckedCard:
+    """Every vault rule at once. Raises a 400 with a stable code on the first broken rule.
+
+    `param_prefix` names where the fields sit in the request: "card" gives `card[number]`,
+    "" gives `number` (POST /v1/cards takes them at the top level).
+    """
+    digits = normalize_number(number, param=_param(param_prefix, "number"))
     if not 12 <= len(digits) <= 19:
-        raise ValidationError("The card number has the wrong length.", param="card[number]", code="invalid_number")
+        raise ValidationError("The card number has the wrong length.", param=_param(param_prefix, "number"),
+                              code="invalid_number")
     if not luhn_valid(digits):
-        raise ValidationError("The card number is incorrect.", param="card[number]", code="incorrect_number")
+        raise ValidationError("The card number is incorrect.", param=_param(param_prefix, "number"),
+                              code="incorrect_number")
     brand = detect_brand(digits)
     if brand == Brand.UNKNOWN:
         raise ValidationError("This card brand is not supported, or the number has the wrong length for its brand.",
-                              param="card[number]", code="invalid_number")
+                              param=_param(param_prefix, "number"), code="invalid_number")
     if not isinstance(exp_month, int) or isinstance(exp_month, bool) or not 1 <= exp_month <= 12:
-        raise ValidationError("The expiry month must be 1 to 12.", param="card[exp_month]", code="invalid_expiry_month")
+        raise ValidationError("The expiry month must be 1 to 12.", param=_param(param_prefix, "exp_month"),
+                              code="invalid_expiry_month")
     if not isinstance(exp_year, int) or isinstance(exp_year, bool):
-        raise ValidationError("The expiry year must be a number.", param="card[exp_year]", code="invalid_expiry_year")
+        raise ValidationError("The expiry year must be a number.", param=_param(param_prefix, "exp_year"),
+                              code="invalid_expiry_year")
     if exp_year < 100:
         exp_year += 2000
     today = today or date.today()
     if (exp_year, exp_month) < (today.year, today.month):
-        raise ValidationError("The card has expired.", param="card[exp_year]", code="invalid_expiry_year")
+        raise ValidationError("The card has expired.", param=_param(param_prefix, "exp_year"),
+                              code="invalid_expiry_year")
     if exp_year > today.year + 50:
-        raise ValidationError("The expiry year is too far in the future.", param="card[exp_year]",
+        raise ValidationError("The expiry year is too far in the future.", param=_param(param_prefix, "exp_year"),
                               code="invalid_expiry_year")
     if cvc is not None:
         want = 4 if brand == Brand.AMEX else 3
         if not isinstance(cvc, str) or not cvc.isdigit() or not cvc.isascii() or len(cvc) != want:
-            raise ValidationError(f"The CVC must be {want} digits for this card.", param="card[cvc]",
+            raise ValidationError(f"The CVC must be {want} digits for this card.", param=_param(param_prefix, "cvc"),
                                   code="invalid_cvc")
     return CheckedCard(number=CardNumber(digits), brand=brand, exp_month=exp_month, exp_year=exp_year,
                        name=(name or "").strip()[:100])

@@ -135,7 +135,11 @@ def _parse_card_keys(raw: str) -> dict[int, bytes]:
     keys = {}
     for part in filter(None, (p.strip() for p in raw.split(","))):
         version, _, b64 = part.partition(":")
-        key = base64.b64decode(b64)
+        try:
+            key = base64.b64decode(b64, validate=True)
+            int(version)
+        except ValueError as exc:  # binascii.Error is a ValueError
+            raise ImproperlyConfigured(f"CARD_DATA_KEYS: {part.split(':')[0]!r} is not 'version:base64key'") from exc
         if len(key) != 32:
             raise ImproperlyConfigured(f"CARD_DATA_KEYS version {version}: key must be 32 bytes")
         keys[int(version)] = key
@@ -143,7 +147,7 @@ def _parse_card_keys(raw: str) -> dict[int, bytes]:
 
 
 CARD_DATA_KEYS = _parse_card_keys(env.str("CARD_DATA_KEYS", default=f"1:{_DEV_CARD_DATA_KEY}"))
-CARD_DATA_KEY_VERSION = env.int("CARD_DATA_KEY_VERSION", default=max(CARD_DATA_KEYS))
+CARD_DATA_KEY_VERSION = env.int("CARD_DATA_KEY_VERSION", default=max(CARD_DATA_KEYS, default=0))
 CARD_FINGERPRINT_KEY = base64.b64decode(env.str("CARD_FINGERPRINT_KEY", default=_DEV_FINGERPRINT_KEY))
 if CARD_DATA_KEY_VERSION not in CARD_DATA_KEYS:
     raise ImproperlyConfigured("CARD_DATA_KEY_VERSION names a key that CARD_DATA_KEYS does not hold")
@@ -199,7 +203,11 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "PKCE_REQUIRED": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["https", "http"],
+    # RFC 9700 gates: every one on, so `check --deploy` is clean and the insecure paths are closed.
     "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,  # never ?access_token= in the URL
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,  # RFC 9207 `iss` in the authorization response
+    "OIDC_ISS_ENDPOINT": BASE_URL,  # the issuer identifier, not derived from the Host header
     "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
     "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
@@ -208,12 +216,20 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "REQUEST_APPROVAL_PROMPT": "force",
     "ERROR_RESPONSE_WITH_SCOPES": True,
+    # DOT registers the application model (merchants.ApiClient) in the admin with this class: ours,
+    # so there is exactly one registration and it never shows the client secret.
+    "APPLICATION_ADMIN_CLASS": "merchants.admin.ApiClientAdmin",
 }
 
 # --- Idempotency ---------------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24))
 # A request still "in flight" after this long is treated as crashed and its key released.
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60))
+
+# --- Payments ------------------------------------------------------------------------------
+# A payment still `processing` (or a refund still `pending`) this long after its last change was
+# left by a request that died mid-way: the beat task asks the processor again and records the answer.
+PAYMENTS_RESUME_AFTER_SECONDS = env.int("PAYMENTS_RESUME_AFTER_SECONDS", default=120)
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_DATA_DIR = VAR_DIR / "celery"
@@ -222,12 +238,13 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (CELERY_DATA_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_DATA_DIR / "out"),
         "data_folder_out": str(CELERY_DATA_DIR / "out"),
         "processed_folder": str(CELERY_DATA_DIR / "processed"),
+        "control_folder": str(CELERY_DATA_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -242,6 +259,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-idempotency-keys": {
         "task": "core.purge_expired_idempotency_keys",
         "schedule": timedelta(hours=1),
+    },
+    "resume-stuck-payments-and-refunds": {
+        "task": "payments.resume_stuck_operations",
+        "schedule": timedelta(minutes=1),
     },
     "clear-expired-oauth-tokens": {
         "task": "merchants.clear_expired_tokens",
@@ -283,6 +304,11 @@ if PRODUCTION:
     ]
     if missing:
         raise ImproperlyConfigured(f"DJANGO_ENV=production needs these set: {', '.join(missing)}")
+    if (
+        base64.b64decode(_DEV_CARD_DATA_KEY) in CARD_DATA_KEYS.values()
+        or base64.b64decode(_DEV_FINGERPRINT_KEY) == CARD_FINGERPRINT_KEY
+    ):
+        raise ImproperlyConfigured("CARD_DATA_KEYS / CARD_FINGERPRINT_KEY hold a development key, not a real one")
     if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
     if len(CARD_FINGERPRINT_KEY) < 32:

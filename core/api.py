@@ -88,9 +88,12 @@ def list_response(data: list, has_more: bool, url: str) -> Response:
 
 def parse_timestamp(value: str, param: str) -> datetime:
     """A unix timestamp or an ISO 8601 date-time (UTC if no offset)."""
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    parsed = parse_datetime(value)
+    try:
+        if value.isdigit():
+            return datetime.fromtimestamp(int(value), tz=UTC)
+        parsed = parse_datetime(value)
+    except (ValueError, OverflowError, OSError):  # well-formed but out of range: 2024-13-45, 1e20, +99:00
+        parsed = None
     if parsed is None:
         raise ValidationError(
             f"{param} must be a unix timestamp or an ISO 8601 date-time.", param=param, code="parameter_invalid"
@@ -175,6 +178,18 @@ class StrictIntegerField(serializers.IntegerField):
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, nothing else: numbers are refused rather than turned into text (a card number
+    or CVC sent as a JSON number loses leading zeros and has no place in a number type)."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
 

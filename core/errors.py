@@ -164,14 +164,16 @@ def api_exception_handler(exc, context):
             status=415,
         )
     if isinstance(exc, drf_exceptions.AuthenticationFailed | drf_exceptions.NotAuthenticated):
-        code = getattr(exc, "api_code", None) or "invalid_token"
-        message = str(exc.detail) if isinstance(exc, drf_exceptions.AuthenticationFailed) else (
+        failed = isinstance(exc, drf_exceptions.AuthenticationFailed)
+        code = getattr(exc, "api_code", None) or ("invalid_token" if failed else "missing_token")
+        message = str(exc.detail) if failed else (
             "No valid access token. Send `Authorization: Bearer <token>` from /oauth/token/."
         )
         response = Response(
             error_body(type="authentication_error", code=code, message=message, request_id=rid), status=401
         )
-        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        # RFC 6750 3.1: no error code when the request had no credentials at all.
+        response["WWW-Authenticate"] = f'Bearer realm="api", error="{code}"' if failed else 'Bearer realm="api"'
         return response
     if isinstance(exc, drf_exceptions.PermissionDenied | DjangoPermissionDenied):
         code = getattr(exc, "api_code", None) or "permission_denied"
@@ -206,8 +208,14 @@ def api_exception_handler(exc, context):
             response["Retry-After"] = str(int(exc.wait) + 1)
         return response
     if isinstance(exc, drf_exceptions.APIException):
+        client_error = exc.status_code < 500  # e.g. 406 Not Acceptable: the caller's mistake, not ours
         return Response(
-            error_body(type="api_error", code="api_error", message=str(exc.detail), request_id=rid),
+            error_body(
+                type="invalid_request_error" if client_error else "api_error",
+                code=exc.default_code if client_error else "api_error",
+                message=str(exc.detail),
+                request_id=rid,
+            ),
             status=exc.status_code,
         )
     logger.exception("Unhandled error in API view")

@@ -11,12 +11,12 @@ Keys are scoped to the API client and kept IDEMPOTENCY_KEY_TTL (24 hours by defa
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from rest_framework.response import Response
 
 from core.errors import IdempotencyError, ValidationError
@@ -32,8 +32,11 @@ class _Replay(Exception):
 
 
 def request_fingerprint(method: str, path: str, data) -> str:
+    """A keyed HMAC-SHA256 of the request: bodies may hold card data, so never a plain hash (PCI DSS)."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
+    return salted_hmac(
+        "core.idempotency.request_fingerprint", f"{method}\n{path}\n{canonical}", algorithm="sha256"
+    ).hexdigest()
 
 
 def _validate_key(key: str) -> str:
@@ -48,11 +51,15 @@ def claim_key(*, client_id: int, key: str, method: str, path: str, data) -> Idem
     """Claim the key for this request, or raise: replay, 409 in flight, 422 mismatch."""
     fingerprint = request_fingerprint(method, path, data)
     now = timezone.now()
+    fields = {"client_id": client_id, "key": key, "fingerprint": fingerprint, "method": method, "path": path,
+              "locked_at": now}
     try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(
-                client_id=client_id, key=key, fingerprint=fingerprint, method=method, path=path, locked_at=now
-            )
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint: a duplicate key must not break the caller's transaction
+                return IdempotencyKey.objects.create(**fields)
+        # Autocommit: the INSERT is a single statement that commits on its own, claimed at once for
+        # every other request, with no BEGIN and COMMIT round trips around it.
+        return IdempotencyKey.objects.create(**fields)
     except IntegrityError:
         pass
     existing = IdempotencyKey.objects.filter(client_id=client_id, key=key).first()
@@ -103,18 +110,23 @@ class IdempotencyMixin:
     """For DRF views: claim the key after authentication, store the response when done."""
 
     _idempotency_record: IdempotencyKey | None = None
+    #: The request's validated Idempotency-Key ("" when none): services store it on the objects
+    #: they create, so a retry after a crash finds them instead of creating them again.
+    idempotency_key: str = ""
 
     def initial(self, request, *args, **kwargs):
         self._idempotency_record = None
+        self.idempotency_key = ""
         super().initial(request, *args, **kwargs)
         if request.method != "POST":
             return
         key = request.headers.get(HEADER)
         if key is None:
             return
+        self.idempotency_key = _validate_key(key)
         self._idempotency_record = claim_key(
             client_id=request.auth.client_id,
-            key=_validate_key(key),
+            key=self.idempotency_key,
             method=request.method,
             path=request.path,
             data=request.data,

@@ -1,11 +1,13 @@
 """Public identifiers: a type prefix and a random, time-ordered body.
 
 `pay_01JD3X...`: 26 Crockford base32 characters, 48 bits of milliseconds since the epoch then
-80 random bits (the ULID layout). Ids sort in creation order, so keyset pagination can use the
-id alone, and they reveal nothing sequential about volumes.
+80 random bits (the ULID layout). Ids sort in creation order (strictly within a process, to the
+millisecond across processes), so keyset pagination can use the id alone, and they reveal nothing
+sequential about volumes.
 """
 
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -34,10 +36,30 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_lock = threading.Lock()
+_last = [0, 0]  # (milliseconds, random part) of the last id this process made
+_RANDOM_BITS = 80
+
+
+def _next_body() -> int:
+    """Monotonic within the process: in the same millisecond the random part grows by a random step,
+    so ids made one after another sort in the order they were made (across processes, to the ms)."""
+    with _lock:
+        ms = time.time_ns() // 1_000_000
+        last_ms, last_rand = _last
+        if ms <= last_ms:
+            ms, rand = last_ms, last_rand + 1 + secrets.randbits(16)
+            if rand >> _RANDOM_BITS:  # overflow (practically never): borrow the next millisecond
+                ms, rand = last_ms + 1, secrets.randbits(_RANDOM_BITS - 1)
+        else:
+            rand = secrets.randbits(_RANDOM_BITS - 1)  # top bit clear: room to grow within the ms
+        _last[:] = [ms, rand]
+    return (ms << _RANDOM_BITS) | rand
+
+
 def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     """A new public id such as `pay_01JD3X4Q8Z5N7W2M0C9K6T1R3B`."""
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
-    body = (ms << 80) | secrets.randbits(80)
+    body = _next_body() if now_ms is None else (now_ms << _RANDOM_BITS) | secrets.randbits(_RANDOM_BITS)
     return f"{prefix}_{_encode(body, 26)}"
 
 

@@ -36,5 +36,8 @@ class RequestIdMiddleware:
 
 class RequestIdLogFilter(logging.Filter):
     def filter(self, record):
-        record.request_id = _current_request_id.get()
+        request_id = _current_request_id.get()
+        if request_id == "-":  # django.request logs after the middleware returned: use the record's request
+            request_id = getattr(getattr(record, "request", None), "request_id", "-")
+        record.request_id = request_id
         return True

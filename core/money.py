@@ -1,7 +1,11 @@
 """Money: integer amounts in a currency's minor unit, next to an ISO 4217 code.
 
-Exponents come from CLDR through babel (JPY 0, EUR 2, KWD 3). No floats anywhere; Decimal is
-used only to format an amount for people, never in arithmetic or the API.
+Currencies and exponents come from CLDR through babel (JPY 0, EUR 2, KWD 3). Only currencies
+that are legal tender somewhere today are accepted (no DEM, no XAU). CLDR's `digits` are display
+rounding: for a few currencies whose minor unit is unused in practice (HUF, IDR, IQD, ...) CLDR
+says 0 where ISO 4217, which card networks and banks use, keeps the minor unit; those are
+corrected below. No floats anywhere; Decimal is used only to format an amount for people, never
+in arithmetic or the API.
 """
 
 from __future__ import annotations
@@ -10,10 +14,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.core import get_global
+from babel.numbers import format_currency, get_currency_precision, get_territory_currencies
 
 # Codes that are not money a card payment can move: precious metals, SDRs, test and no-currency.
 _NOT_PAYABLE = {"XAU", "XAG", "XPT", "XPD", "XDR", "XTS", "XXX", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"}
+
+# ISO 4217 minor units where CLDR's display digits differ (CLDR rounds these to whole units).
+_ISO_4217_MINOR_UNITS = {
+    "AFN": 2, "ALL": 2, "COP": 2, "HUF": 2, "IDR": 2, "IQD": 3, "IRR": 2, "KPW": 2,
+    "LAK": 2, "LBP": 2, "MGA": 2, "MMK": 2, "SOS": 2, "SYP": 2, "YER": 2,
+}
 
 MAX_PAYMENT_AMOUNT = 99_999_999
 
@@ -24,7 +35,11 @@ class CurrencyError(ValueError):
 
 @lru_cache(maxsize=1)
 def supported_currencies() -> frozenset[str]:
-    return frozenset(c for c in list_currencies() if len(c) == 3 and c.isalpha() and c not in _NOT_PAYABLE)
+    """ISO 4217 codes that are legal tender in some territory today (CLDR), less non-money codes."""
+    in_use = set()
+    for territory in get_global("territory_currencies"):
+        in_use.update(get_territory_currencies(territory, tender=True))
+    return frozenset(c for c in in_use if len(c) == 3 and c.isalpha() and c not in _NOT_PAYABLE)
 
 
 def normalize_currency(code: object) -> str:
@@ -39,8 +54,9 @@ def normalize_currency(code: object) -> str:
 
 @lru_cache(maxsize=512)
 def exponent(currency: str) -> int:
-    """How many decimal places the currency's minor unit has (JPY 0, EUR 2, KWD 3)."""
-    return get_currency_precision(normalize_currency(currency))
+    """How many decimal places the currency's ISO 4217 minor unit has (JPY 0, EUR 2, KWD 3)."""
+    code = normalize_currency(currency)
+    return _ISO_4217_MINOR_UNITS.get(code, get_currency_precision(code))
 
 
 @dataclass(frozen=True, slots=True)

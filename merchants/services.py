@@ -39,7 +39,8 @@ def merchant_set_status(*, merchant_id: str, to_status: str, actor: str, note: s
     """The one place a merchant's status changes: lock, check the table, record the event."""
     merchant = Merchant.objects.select_for_update().get(pk=merchant_id)
     if to_status not in MERCHANT_TRANSITIONS.get(merchant.status, set()):
-        raise StateError(f"A {merchant.status} merchant cannot become {to_status}.", code="invalid_transition")
+        raise StateError(f"This merchant is {merchant.status}; it cannot become {to_status}.",
+                         code="invalid_transition")
     MerchantStatusEvent.objects.create(
         merchant=merchant, from_status=merchant.status, to_status=to_status, actor=actor, note=note
     )

@@ -4,18 +4,21 @@ from django.db import models
 
 
 class PaymentStatus(models.TextChoices):
+    # The intent is recorded and the processor is being asked: lasts the length of one call.
+    PROCESSING = "processing", "Processing"
     REQUIRES_CAPTURE = "requires_capture", "Requires capture"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELED = "canceled", "Canceled"
 
 
-# The state a payment is created in is chosen by the processor's answer.
-INITIAL_PAYMENT_STATUSES = {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED}
+# A payment is created `processing` (its intent recorded before the processor is called); the
+# processor's answer moves it on. Refunds do not change a payment's status: they raise
+# amount_refunded (up to amount_captured).
+INITIAL_PAYMENT_STATUS = PaymentStatus.PROCESSING
 
-# Allowed status changes after creation. Refunds do not change a payment's status: they
-# raise amount_refunded (up to amount_captured).
 PAYMENT_TRANSITIONS: dict[str, set[str]] = {
+    PaymentStatus.PROCESSING: {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED},
     PaymentStatus.REQUIRES_CAPTURE: {PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED},
     PaymentStatus.SUCCEEDED: set(),
     PaymentStatus.FAILED: set(),
@@ -44,6 +47,7 @@ class RefundReason(models.TextChoices):
 
 class EventType(models.TextChoices):
     PAYMENT_CREATED = "payment.created"
+    PAYMENT_AUTHORIZED = "payment.authorized"
     PAYMENT_SUCCEEDED = "payment.succeeded"
     PAYMENT_FAILED = "payment.failed"
     PAYMENT_CANCELED = "payment.canceled"

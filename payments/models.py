@@ -30,11 +30,14 @@ class Payment(models.Model):
     customer_ip = models.GenericIPAddressField(null=True, blank=True)
     processor = models.CharField(max_length=32)
     processor_reference = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True,
+                                       help_text="The API client's Idempotency-Key that created it, if any")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [
+            models.Index(fields=["status", "updated"], name="payment_status_updated"),
             models.Index(fields=["merchant", "livemode", "-id"], name="payment_merchant_list"),
             models.Index(fields=["merchant", "livemode", "status", "-id"], name="payment_merchant_status"),
             models.Index(fields=["merchant", "livemode", "created"], name="payment_merchant_created"),
@@ -44,6 +47,8 @@ class Payment(models.Model):
                 condition=Q(amount__gt=0, amount__lte=MAX_PAYMENT_AMOUNT), name="payment_amount_range"
             ),
             models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_valid"),
+            models.UniqueConstraint(fields=["api_client", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="payment_idempotency_key_unique"),
             models.CheckConstraint(
                 condition=Q(amount_capturable__gte=0, amount_capturable__lte=F("amount")),
                 name="payment_capturable_range",
@@ -104,14 +109,23 @@ class Refund(models.Model):
     reason = models.CharField(max_length=32, choices=RefundReason.choices, blank=True)
     failure_code = models.CharField(max_length=64, blank=True)
     processor_reference = models.CharField(max_length=64, blank=True)
+    api_client = models.ForeignKey("merchants.ApiClient", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="refunds")
+    idempotency_key = models.CharField(max_length=255, blank=True,
+                                       help_text="The API client's Idempotency-Key that created it, if any")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="refund_merchant_list")]
+        indexes = [
+            models.Index(fields=["merchant", "livemode", "-id"], name="refund_merchant_list"),
+            models.Index(fields=["status", "updated"], name="refund_status_updated"),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_valid"),
+            models.UniqueConstraint(fields=["api_client", "idempotency_key"], condition=~Q(idempotency_key=""),
+                                    name="refund_idempotency_key_unique"),
         ]
 
     def __str__(self):

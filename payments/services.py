@@ -6,12 +6,14 @@ the result. Status changes go through `_payment_transition` / `_refund_transitio
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from cards import selectors as card_selectors
 from cards import services as card_services
-from cards.vault import check_card
+from cards.vault import check_card, looks_like_pan
 from core.errors import NotFound, StateError, ValidationError
 from core.money import MAX_PAYMENT_AMOUNT, CurrencyError, normalize_currency
 
@@ -25,7 +27,7 @@ from .constants import (
     RefundStatus,
 )
 from .models import Payment, PaymentEvent, Refund
-from .processors import processor_for, processor_named
+from .processors import AuthorizationResult, processor_for, processor_named
 
 
 def _check_amount(amount, *, param="amount", maximum=MAX_PAYMENT_AMOUNT) -> int:
@@ -37,6 +39,26 @@ def _check_amount(amount, *, param="amount", maximum=MAX_PAYMENT_AMOUNT) -> int:
     if amount > maximum:
         raise ValidationError(f"Amount must be at most {maximum}.", param=param, code="amount_too_large")
     return amount
+
+
+def _refuse_card_numbers(*, description: str, metadata: dict, customer_email: str) -> None:
+    """Card numbers belong in `card` only: free text holding one is refused, so no PAN is stored in clear."""
+    fields = {"description": description, "customer_email": customer_email,
+              "metadata": " ".join(metadata)}  # the keys: named without echoing them
+    fields.update({f"metadata[{key}]": value for key, value in metadata.items()})
+    for param, text in fields.items():
+        if text and looks_like_pan(str(text)):
+            raise ValidationError(f"{param} looks like it holds a card number. Never send card numbers outside "
+                                  "`card`.", param=param, code="card_number_in_text")
+
+
+def _release_if_expired(model, obj) -> bool:
+    """An object's idempotency key outlives the key itself (IDEMPOTENCY_KEY_TTL): once expired the
+    key may name a new request, so the old object lets go of it. True if it was released."""
+    if obj.created >= timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
+        return False
+    model.objects.filter(pk=obj.pk).update(idempotency_key="")
+    return True
 
 
 def payment_create(
@@ -53,11 +75,18 @@ def payment_create(
     customer_email: str = "",
     customer_ip: str | None = None,
     api_client_id: int | None = None,
+    idempotency_key: str = "",
 ) -> Payment:
     """Authorize (and by default capture) a card payment.
 
+    1. Record the intent: the card and the payment (`processing`) in one transaction, committed.
+    2. Call the processor, with no transaction open, using the payment id as its reference.
+    3. Record the answer through `_payment_transition`.
+
     Returns the payment whatever the card's answer: a declined payment is stored as `failed`
-    with its failure code, and the caller decides how to present it.
+    with its failure code, and the caller decides how to present it. With an idempotency key,
+    a second call for the same API client and key returns the first payment (finishing it if
+    the first call died after step 1), so a card is never charged twice for one key.
     """
     amount = _check_amount(amount)
     try:
@@ -66,12 +95,13 @@ def payment_create(
         raise ValidationError(str(exc), param="currency", code="invalid_currency")
     if (card is None) == (card_token is None):
         raise ValidationError("Give either card or card_token.", param="card", code="parameter_missing")
+    _refuse_card_numbers(description=description, metadata=metadata or {}, customer_email=customer_email)
     processor = processor_for(livemode=livemode)
 
     if card is not None:
-        checked = check_card(**card)
+        checked = check_card(number=card.get("number"), exp_month=card.get("exp_month"),
+                             exp_year=card.get("exp_year"), cvc=card.get("cvc"), name=card.get("name") or "")
         number = checked.number
-        stored = card_services.card_vault(merchant_id=merchant_id, livemode=livemode, card=checked, reusable=False)
         cvc_given = card.get("cvc") is not None
     else:
         stored = card_selectors.card_get_usable(merchant_id=merchant_id, livemode=livemode, card_id=card_token)
@@ -81,40 +111,79 @@ def payment_create(
         cvc_given = False
 
     payment = Payment(merchant_id=merchant_id, livemode=livemode, api_client_id=api_client_id, amount=amount,
-                      currency=currency, capture=capture, card=stored, description=description,
-                      metadata=metadata or {}, customer_email=customer_email, customer_ip=customer_ip or None,
-                      processor=processor.name)
+                      currency=currency, capture=capture, description=description, metadata=metadata or {},
+                      customer_email=customer_email, customer_ip=customer_ip or None, processor=processor.name,
+                      status=PaymentStatus.PROCESSING, idempotency_key=idempotency_key)
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                # The card is stored with its payment: one commit for both, never a card without a payment.
+                payment.card = stored if card is None else card_services.card_vault(
+                    merchant_id=merchant_id, livemode=livemode, card=checked, reusable=False)
+                payment.save(force_insert=True)
+                PaymentEvent.objects.create(payment=payment, type=EventType.PAYMENT_CREATED,
+                                            to_status=PaymentStatus.PROCESSING, amount=amount)
+            break
+        except IntegrityError:
+            # The unique (api_client, idempotency_key) says an earlier request with this key recorded its
+            # payment (and died before answering, or is racing us): that one is the payment.
+            existing = Payment.objects.filter(api_client_id=api_client_id, idempotency_key=idempotency_key).first()
+            if not idempotency_key or existing is None or attempt:
+                raise
+            if not _release_if_expired(Payment, existing):
+                return payment_resume(payment_id=existing.pk)
+
     result = processor.authorize(number=number, cvc_given=cvc_given, amount=amount, currency=currency,
                                  capture=capture, reference=payment.id)
     del number
+    return _payment_record_authorization(payment, result)
 
-    payment.processor_reference = result.reference
-    events = [(EventType.PAYMENT_CREATED, "", None)]
+
+def _payment_record_authorization(payment: Payment, result) -> Payment:
+    """processing -> succeeded | requires_capture | failed, from the processor's answer."""
+    changes = {"processor_reference": result.reference}
     if not result.approved:
-        payment.status = PaymentStatus.FAILED
-        payment.failure_code = result.decline_code
-        payment.failure_message = DECLINES.get(result.decline_code, DECLINES["card_declined"])[1]
-        events.append((EventType.PAYMENT_FAILED, PaymentStatus.FAILED, None))
-    elif capture:
-        payment.status = PaymentStatus.SUCCEEDED
-        payment.amount_captured = amount
-        events.append((EventType.PAYMENT_CAPTURED, PaymentStatus.SUCCEEDED, amount))
-        events.append((EventType.PAYMENT_SUCCEEDED, PaymentStatus.SUCCEEDED, None))
-    else:
-        payment.status = PaymentStatus.REQUIRES_CAPTURE
-        payment.amount_capturable = amount
-    events[0] = (EventType.PAYMENT_CREATED, payment.status, amount)
+        code = result.decline_code or "card_declined"
+        changes.update(failure_code=code, failure_message=DECLINES.get(code, DECLINES["card_declined"])[1])
+        return _payment_transition(payment_id=payment.id, to_status=PaymentStatus.FAILED,
+                                   event_type=EventType.PAYMENT_FAILED, changes=changes,
+                                   expected_from=PaymentStatus.PROCESSING)
+    if payment.capture:
+        changes.update(amount_captured=payment.amount)
+        return _payment_transition(payment_id=payment.id, to_status=PaymentStatus.SUCCEEDED,
+                                   event_type=EventType.PAYMENT_CAPTURED, changes=changes,
+                                   expected_from=PaymentStatus.PROCESSING,
+                                   extra_events=[EventType.PAYMENT_SUCCEEDED])
+    changes.update(amount_capturable=payment.amount)
+    return _payment_transition(payment_id=payment.id, to_status=PaymentStatus.REQUIRES_CAPTURE,
+                               event_type=EventType.PAYMENT_AUTHORIZED, changes=changes,
+                               expected_from=PaymentStatus.PROCESSING)
 
-    with transaction.atomic():
-        payment.save(force_insert=True)
-        PaymentEvent.objects.bulk_create(
-            [PaymentEvent(payment=payment, type=t, from_status="", to_status=s, amount=a) for t, s, a in events]
-        )
-    return payment
+
+def payment_resume(*, payment_id: str) -> Payment:
+    """Finish a payment whose request died between recording the intent and recording the answer.
+
+    The processor is asked again with the same reference (processors are idempotent on it), so
+    the card is authorized at most once. A payment that is not `processing` is returned as it is.
+    """
+    payment = Payment.objects.select_related("card").get(pk=payment_id)
+    if payment.status != PaymentStatus.PROCESSING:
+        return payment
+    card = payment.card
+    if card.pan_ciphertext is None:  # the card was deleted meanwhile: nothing can be authorized
+        result = AuthorizationResult(approved=False, reference="", decline_code="processing_error")
+    else:
+        result = processor_named(payment.processor).authorize(
+            number=card_services.card_number(card), cvc_given=False, amount=payment.amount,
+            currency=payment.currency, capture=payment.capture, reference=payment.id)
+    try:
+        return _payment_record_authorization(payment, result)
+    except StateError:  # another worker recorded the answer first
+        return Payment.objects.select_related("card").get(pk=payment_id)
 
 
 def _payment_transition(*, payment_id: str, to_status: str, event_type: str, changes: dict, expected_from: str,
-                        actor: str = "") -> Payment:
+                        actor: str = "", extra_events: tuple = ()) -> Payment:
     """The one place a payment's status changes: lock, check the table, write, record the event."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().select_related("card").get(pk=payment_id)
@@ -128,8 +197,11 @@ def _payment_transition(*, payment_id: str, to_status: str, event_type: str, cha
         for field, value in changes.items():
             setattr(payment, field, value)
         payment.save(update_fields=["status", "updated", *changes])
-        PaymentEvent.objects.create(payment=payment, type=event_type, from_status=from_status, to_status=to_status,
-                                    amount=changes.get("amount_captured"), actor=actor)
+        events = [PaymentEvent(payment=payment, type=event_type, from_status=from_status, to_status=to_status,
+                               amount=changes.get("amount_captured"), actor=actor)]
+        events += [PaymentEvent(payment=payment, type=t, from_status=from_status, to_status=to_status, actor=actor)
+                   for t in extra_events]
+        PaymentEvent.objects.bulk_create(events)
     return payment
 
 
@@ -188,12 +260,19 @@ def payment_cancel(*, merchant_id: str, livemode: bool, payment_id: str, actor: 
 
 
 def refund_create(*, merchant_id: str, livemode: bool, payment_id: str, amount: int | None = None,
-                  reason: str = "", actor: str = "") -> Refund:
+                  reason: str = "", actor: str = "", api_client_id: int | None = None,
+                  idempotency_key: str = "") -> Refund:
     """Refund a captured payment, fully or partly.
 
     The amount is reserved under the payment's row lock (pending refunds count), so concurrent
-    refunds can never exceed what was captured. The processor is called after that commit.
+    refunds can never exceed what was captured. The processor is called after that commit. With
+    an idempotency key, a second call for the same API client and key returns the first refund
+    (finishing it if the first call died before recording the processor's answer).
     """
+    if idempotency_key and api_client_id is not None:
+        existing = Refund.objects.filter(api_client_id=api_client_id, idempotency_key=idempotency_key).first()
+        if existing is not None and not _release_if_expired(Refund, existing):
+            return refund_resume(refund_id=existing.pk)
     if reason and reason not in RefundReason.values:
         raise ValidationError(f"reason must be one of {', '.join(RefundReason.values)}.", param="reason",
                               code="parameter_invalid")
@@ -220,11 +299,16 @@ def refund_create(*, merchant_id: str, livemode: bool, payment_id: str, amount: 
             raise ValidationError(f"The refund amount exceeds what can still be refunded ({remaining}).",
                                   param="amount", code="amount_too_large")
         refund = Refund.objects.create(payment=payment, merchant_id=merchant_id, livemode=livemode, amount=amount,
-                                       currency=payment.currency, reason=reason)
+                                       currency=payment.currency, reason=reason, api_client_id=api_client_id,
+                                       idempotency_key=idempotency_key)
         PaymentEvent.objects.create(payment=payment, type=EventType.REFUND_CREATED, refund=refund, amount=amount,
                                     actor=actor)
+    return _refund_call_processor(refund, payment, actor=actor)
+
+
+def _refund_call_processor(refund: Refund, payment: Payment, *, actor: str = "") -> Refund:
     result = processor_named(payment.processor).refund(
-        processor_reference=payment.processor_reference, amount=amount, reference=refund.id
+        processor_reference=payment.processor_reference, amount=refund.amount, reference=refund.id
     )
     return _refund_transition(
         refund_id=refund.id,
@@ -235,12 +319,46 @@ def refund_create(*, merchant_id: str, livemode: bool, payment_id: str, amount: 
     )
 
 
+def refund_resume(*, refund_id: str) -> Refund:
+    """Finish a refund left `pending` by a request that died after reserving its amount.
+
+    The processor is asked again with the refund id as reference (idempotent there), so the
+    money is returned at most once. A refund that is no longer pending is returned as it is.
+    """
+    refund = Refund.objects.select_related("payment").get(pk=refund_id)
+    if refund.status != RefundStatus.PENDING:
+        return refund
+    try:
+        return _refund_call_processor(refund, refund.payment, actor="system:resume")
+    except StateError:  # another worker recorded the answer first
+        return Refund.objects.get(pk=refund_id)
+
+
+def resume_stuck_operations(*, older_than) -> dict[str, int]:
+    """Finish payments left `processing` and refunds left `pending` before `older_than`.
+
+    Run periodically (Celery beat): a request that died mid-way leaves its intent recorded;
+    this asks the processor again with the same reference and records the answer.
+    """
+    payments = list(Payment.objects.filter(status=PaymentStatus.PROCESSING, updated__lt=older_than)
+                    .values_list("pk", flat=True)[:500])
+    refunds = list(Refund.objects.filter(status=RefundStatus.PENDING, updated__lt=older_than)
+                   .values_list("pk", flat=True)[:500])
+    for payment_id in payments:
+        payment_resume(payment_id=payment_id)
+    for refund_id in refunds:
+        refund_resume(refund_id=refund_id)
+    return {"payments": len(payments), "refunds": len(refunds)}
+
+
 def _refund_transition(*, refund_id: str, to_status: str, processor_reference: str = "", failure_code: str = "",
                        actor: str = "") -> Refund:
     """The one place a refund's status changes. A success moves the payment's amount_refunded."""
     with transaction.atomic():
+        # Lock order everywhere: the payment, then its refund.
+        payment_id = Refund.objects.values_list("payment_id", flat=True).get(pk=refund_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
         refund = Refund.objects.select_for_update().get(pk=refund_id)
-        payment = Payment.objects.select_for_update().get(pk=refund.payment_id)
         if to_status not in REFUND_TRANSITIONS.get(refund.status, set()):
             raise StateError(f"This refund is {refund.status}; it cannot become {to_status}.",
                              code="refund_unexpected_state")

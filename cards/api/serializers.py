@@ -1,15 +1,15 @@
 from rest_framework import serializers
 
-from core.api import StrictIntegerField
+from core.api import StrictCharField, StrictIntegerField
 
 
 class CardInputSerializer(serializers.Serializer):
     """Raw card data. Only ever validated and handed to the vault: never echoed back."""
 
-    number = serializers.CharField(max_length=32, trim_whitespace=True)
+    number = StrictCharField(max_length=32, trim_whitespace=True)
     exp_month = StrictIntegerField()
     exp_year = StrictIntegerField()
-    cvc = serializers.CharField(max_length=8, required=False)
+    cvc = StrictCharField(max_length=8, required=False)
     name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
 
 

@@ -23,6 +23,7 @@ class CardListCreateView(BaseEndpoint):
     required_scopes = {"GET": ["cards:read"], "POST": ["cards:write"]}
 
     @endpoint_schema(
+        operation_id="cards_create",
         summary="Tokenize a card",
         description=(
             "Checks the card (Luhn, length, brand, expiry, CVC shape) and stores it in the vault. "
@@ -43,6 +44,7 @@ class CardListCreateView(BaseEndpoint):
         return Response(CardOutputSerializer(card).data, status=201)
 
     @endpoint_schema(
+        operation_id="cards_list",
         summary="List tokenized cards",
         responses={200: OpenApiResponse(CardListSerializer)},
         parameters=PAGINATION_PARAMETERS,
@@ -59,6 +61,7 @@ class CardDetailView(BaseEndpoint):
     required_scopes = {"GET": ["cards:read"], "DELETE": ["cards:write"]}
 
     @endpoint_schema(
+        operation_id="cards_retrieve",
         summary="Retrieve a card",
         responses={200: OpenApiResponse(CardOutputSerializer)},
         errors=(404,),
@@ -71,6 +74,7 @@ class CardDetailView(BaseEndpoint):
         return Response(CardOutputSerializer(card).data)
 
     @endpoint_schema(
+        operation_id="cards_delete",
         summary="Delete a card",
         description="Destroys the stored card number. Past payments keep brand, BIN and last 4.",
         responses={200: OpenApiResponse(CardDeletedSerializer)},

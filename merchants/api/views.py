@@ -11,6 +11,7 @@ class MerchantView(BaseEndpoint):
     required_scopes = {"GET": []}
 
     @endpoint_schema(
+        operation_id="merchant_retrieve",
         summary="The merchant this token acts for",
         description="Returns the caller's merchant, the token's mode (`livemode`) and its granted scopes.",
         responses={200: OpenApiResponse(MerchantOutputSerializer)},

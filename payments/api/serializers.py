@@ -18,7 +18,7 @@ class PaymentCreateInputSerializer(serializers.Serializer):
     capture = serializers.BooleanField(default=True, help_text="false: authorize only; capture later")
     description = serializers.CharField(required=False, allow_blank=True, max_length=1000, default="")
     metadata = MetadataField(required=False, default=dict)
-    customer_email = serializers.EmailField(required=False, allow_blank=True, default="")
+    customer_email = serializers.EmailField(required=False, allow_blank=True)  # default "" in payment_create
     customer_ip = serializers.IPAddressField(required=False, allow_null=True, default=None)
 
     def validate(self, attrs):
@@ -36,7 +36,7 @@ class RefundCreateInputSerializer(serializers.Serializer):
     payment = serializers.CharField(max_length=64)
     amount = StrictIntegerField(required=False, min_value=1, max_value=MAX_PAYMENT_AMOUNT,
                                 help_text="Default: everything still refundable")
-    reason = serializers.ChoiceField(choices=RefundReason.choices, required=False, default="")
+    reason = serializers.ChoiceField(choices=RefundReason.choices, required=False)
 
 
 class PaymentListParamsSerializer(serializers.Serializer):

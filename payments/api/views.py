@@ -45,6 +45,7 @@ class PaymentListCreateView(BaseEndpoint):
     required_scopes = {"GET": ["payments:read"], "POST": ["payments:write"]}
 
     @endpoint_schema(
+        operation_id="payments_create",
         summary="Create a payment",
         description=(
             "Authorizes a card payment and, unless `capture` is false, captures it at once. Give either raw "
@@ -71,6 +72,7 @@ class PaymentListCreateView(BaseEndpoint):
             merchant_id=self.ctx.merchant_id,
             livemode=self.ctx.livemode,
             api_client_id=self.ctx.client_id,
+            idempotency_key=self.idempotency_key,
             **data.validated_data,
         )
         if payment.status == PaymentStatus.FAILED:
@@ -78,6 +80,7 @@ class PaymentListCreateView(BaseEndpoint):
         return Response(PaymentOutputSerializer(payment).data, status=201)
 
     @endpoint_schema(
+        operation_id="payments_list",
         summary="List payments",
         description="Newest first. Filter by `status` and by creation time (unix timestamp or ISO 8601).",
         responses={200: OpenApiResponse(PaymentListSerializer)},
@@ -108,6 +111,7 @@ class PaymentDetailView(BaseEndpoint):
     required_scopes = {"GET": ["payments:read"]}
 
     @endpoint_schema(
+        operation_id="payments_retrieve",
         summary="Retrieve a payment",
         responses={200: OpenApiResponse(PaymentOutputSerializer)},
         errors=(404,),
@@ -125,6 +129,7 @@ class PaymentCaptureView(BaseEndpoint):
     required_scopes = {"POST": ["payments:write"]}
 
     @endpoint_schema(
+        operation_id="payments_capture",
         summary="Capture a payment",
         description="Captures an authorized payment (`requires_capture`). A partial `amount` releases the rest.",
         request=PaymentCaptureInputSerializer,
@@ -145,6 +150,7 @@ class PaymentCancelView(BaseEndpoint):
     required_scopes = {"POST": ["payments:write"]}
 
     @endpoint_schema(
+        operation_id="payments_cancel",
         summary="Cancel a payment",
         description="Cancels an authorized, uncaptured payment and releases the funds.",
         request=None,
@@ -163,6 +169,7 @@ class RefundListCreateView(BaseEndpoint):
     required_scopes = {"GET": ["payments:read"], "POST": ["refunds:write"]}
 
     @endpoint_schema(
+        operation_id="refunds_create",
         summary="Refund a payment",
         description="Refunds a succeeded payment, fully (default) or partly. The total refunded never exceeds "
                     "the captured amount.",
@@ -181,10 +188,13 @@ class RefundListCreateView(BaseEndpoint):
             payment_id=data.validated_data["payment"],
             amount=data.validated_data.get("amount"),
             reason=data.validated_data.get("reason", ""),
+            api_client_id=self.ctx.client_id,
+            idempotency_key=self.idempotency_key,
         )
         return Response(RefundOutputSerializer(refund).data, status=201)
 
     @endpoint_schema(
+        operation_id="refunds_list",
         summary="List refunds",
         responses={200: OpenApiResponse(RefundListSerializer)},
         parameters=[*PAGINATION_PARAMETERS, OpenApiParameter("payment", str, description="Only this payment's")],
@@ -202,6 +212,7 @@ class RefundDetailView(BaseEndpoint):
     required_scopes = {"GET": ["payments:read"]}
 
     @endpoint_schema(
+        operation_id="refunds_retrieve",
         summary="Retrieve a refund",
         responses={200: OpenApiResponse(RefundOutputSerializer)},
         errors=(404,),
