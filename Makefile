@@ -42,9 +42,11 @@ test: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 
-## bench: gunicorn on PostgreSQL, POST /v1/payments against a bare one-INSERT DRF view
+## bench: every benchmark in bench/, one after the other (each prints its figures and ratio)
+# api: gunicorn on PostgreSQL, POST /v1/payments against a bare one-INSERT DRF view
+BENCHES := bench/run.py
 bench: install-dev
-	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	@set -e; for b in $(BENCHES); do echo "== $$b"; $(BIN)/python $$b $(BENCH_ARGS); done
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
