@@ -180,7 +180,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"WebhookEndpointStatusEnum": "merchants.constants.WebhookEndpointStatus"},
     "SERVERS": [{"url": BASE_URL}],
     "OAUTH2_FLOWS": ["clientCredentials", "authorizationCode"],
     "OAUTH2_AUTHORIZATION_URL": "/oauth/authorize/",
@@ -231,6 +231,49 @@ IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=env.int("IDEMPOTENCY_LOCK_TIMEOUT_S
 # left by a request that died mid-way: the beat task asks the processor again and records the answer.
 PAYMENTS_RESUME_AFTER_SECONDS = env.int("PAYMENTS_RESUME_AFTER_SECONDS", default=120)
 
+# --- Risk engine (issue #5) ----------------------------------------------------------------
+# Velocity counters: "redis" (sorted sets; the default when REDIS_URL is set) or "database".
+RISK_VELOCITY_BACKEND = env.str("RISK_VELOCITY_BACKEND", default="redis" if REDIS_URL else "database")
+RISK_REVIEW_SCORE = env.int("RISK_REVIEW_SCORE", default=65)  # score at or above: review
+RISK_BLOCK_SCORE = env.int("RISK_BLOCK_SCORE", default=90)  # score at or above: block
+RISK_SMALL_AMOUNT = env.int("RISK_SMALL_AMOUNT", default=300)  # minor units: a "small" attempt (card testing)
+RISK_AMOUNT_MIN_HISTORY = env.int("RISK_AMOUNT_MIN_HISTORY", default=30)  # payments before "unusual amount" counts
+RISK_CONFIG_CACHE_SECONDS = env.int("RISK_CONFIG_CACHE_SECONDS", default=5)  # lists/rules/limits cache backstop
+RISK_BACKTEST_PYTHON_LIMIT = env.int("RISK_BACKTEST_PYTHON_LIMIT", default=100_000)
+# A payment left in requires_review this long is canceled by the beat task.
+RISK_REVIEW_TIMEOUT_SECONDS = env.int("RISK_REVIEW_TIMEOUT_SECONDS", default=72 * 3600)
+
+# --- Ledger, fees, settlement and payouts (issue #3) ---------------------------------------
+# Default fee when a merchant has no fee plan for the currency: basis points + fixed minor units.
+FEE_DEFAULT_BPS = env.int("FEE_DEFAULT_BPS", default=140)
+FEE_DEFAULT_FIXED = env.int("FEE_DEFAULT_FIXED", default=25)
+# Daily settlement: items captured (refunds succeeded) before this UTC time of the settlement day.
+SETTLEMENT_CUTOFF_TIME = env.str("SETTLEMENT_CUTOFF_TIME", default="00:00")
+SETTLEMENT_CUTOFF_HOUR, SETTLEMENT_CUTOFF_MINUTE = (int(x) for x in SETTLEMENT_CUTOFF_TIME.split(":"))
+LEDGER_VERIFY_MINUTES = env.int("LEDGER_VERIFY_MINUTES", default=60)
+PAYOUTS_SEND_MINUTES = env.int("PAYOUTS_SEND_MINUTES", default=10)
+
+# --- Webhooks (merchants: events and their delivery) ---------------------------------------
+# WEBHOOK_ENCRYPTION_KEYS: "version:base64key,..." - 32-byte AES-256-GCM keys that encrypt endpoint
+# signing secrets at rest; WEBHOOK_ENCRYPTION_KEY_VERSION encrypts new ones (highest by default).
+_DEV_WEBHOOK_ENCRYPTION_KEY = base64.b64encode(b"dev-webhook-secret-key-32-bytes!").decode()
+WEBHOOK_ENCRYPTION_KEYS = _parse_card_keys(
+    env.str("WEBHOOK_ENCRYPTION_KEYS", default=f"1:{_DEV_WEBHOOK_ENCRYPTION_KEY}"))
+WEBHOOK_ENCRYPTION_KEY_VERSION = env.int("WEBHOOK_ENCRYPTION_KEY_VERSION",
+                                         default=max(WEBHOOK_ENCRYPTION_KEYS, default=0))
+if WEBHOOK_ENCRYPTION_KEY_VERSION not in WEBHOOK_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("WEBHOOK_ENCRYPTION_KEY_VERSION names a key that WEBHOOK_ENCRYPTION_KEYS does not hold")
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# A worker that claimed a delivery holds it this long; if it dies, the sweep retries after that.
+WEBHOOK_DELIVERY_LEASE_SECONDS = env.int("WEBHOOK_DELIVERY_LEASE_SECONDS", default=60)
+WEBHOOK_SWEEP_SECONDS = env.int("WEBHOOK_SWEEP_SECONDS", default=15)
+# Test-mode endpoints may use http://127.0.0.1 / localhost (local development, the test suite).
+# Never in live mode, whatever this says.
+WEBHOOK_ALLOW_LOOPBACK_IN_TEST_MODE = env.bool("WEBHOOK_ALLOW_LOOPBACK_IN_TEST_MODE", default=not PRODUCTION)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@bank.example")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+                        if not PRODUCTION else "django.core.mail.backends.smtp.EmailBackend")
+
 # --- Celery --------------------------------------------------------------------------------
 CELERY_DATA_DIR = VAR_DIR / "celery"
 if REDIS_URL:
@@ -268,7 +311,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "merchants.clear_expired_tokens",
         "schedule": timedelta(hours=6),
     },
+    "cancel-unreviewed-payments": {
+        "task": "payments.cancel_unreviewed_payments",
+        "schedule": timedelta(minutes=5),
+    },
+    "purge-risk-velocity-events": {
+        "task": "risk.purge_velocity_events",
+        "schedule": timedelta(minutes=15),
+    },
+    "sweep-webhook-deliveries": {
+        "task": "merchants.sweep_webhook_deliveries",
+        "schedule": timedelta(seconds=WEBHOOK_SWEEP_SECONDS),
+    },
 }
+# Settlement runs daily just after the cutoff; payouts go out and the ledger is verified periodically.
+CELERY_BEAT_SCHEDULE.update({
+    "settle-daily": {
+        "task": "payments.settle",
+        "schedule": __import__("celery.schedules").schedules.crontab(
+            hour=SETTLEMENT_CUTOFF_HOUR, minute=SETTLEMENT_CUTOFF_MINUTE),
+    },
+    "send-payouts": {"task": "payments.payouts_send", "schedule": timedelta(minutes=PAYOUTS_SEND_MINUTES)},
+    "verify-ledger": {"task": "payments.ledger_verify", "schedule": timedelta(minutes=LEDGER_VERIFY_MINUTES)},
+})
 
 # --- Logging -------------------------------------------------------------------------------
 LOGGING = {
@@ -299,6 +364,7 @@ if PRODUCTION:
             ("SECRET_KEY", SECRET_KEY, _DEV_SECRET_KEY),
             ("CARD_DATA_KEYS", env.str("CARD_DATA_KEYS", default=""), ""),
             ("CARD_FINGERPRINT_KEY", env.str("CARD_FINGERPRINT_KEY", default=""), ""),
+            ("WEBHOOK_ENCRYPTION_KEYS", env.str("WEBHOOK_ENCRYPTION_KEYS", default=""), ""),
         )
         if not value or value == dev
     ]
@@ -309,6 +375,8 @@ if PRODUCTION:
         or base64.b64decode(_DEV_FINGERPRINT_KEY) == CARD_FINGERPRINT_KEY
     ):
         raise ImproperlyConfigured("CARD_DATA_KEYS / CARD_FINGERPRINT_KEY hold a development key, not a real one")
+    if base64.b64decode(_DEV_WEBHOOK_ENCRYPTION_KEY) in WEBHOOK_ENCRYPTION_KEYS.values():
+        raise ImproperlyConfigured("WEBHOOK_ENCRYPTION_KEYS holds a development key, not a real one")
     if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
     if len(CARD_FINGERPRINT_KEY) < 32:

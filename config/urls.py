@@ -22,6 +22,8 @@ v1_patterns = [
     path("", include("merchants.api.urls")),
     path("", include("cards.api.urls")),
     path("", include("payments.api.urls")),
+    path("", include("risk.api.urls")),
+    path("", include("payments.api.settlement_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

@@ -23,8 +23,12 @@ PREFIXES = {
     "webhook_endpoint": "we",
     "settlement": "stl",
     "payout": "po",
+    "journal_entry": "txn",
     "request": "req",
     "audit": "aud",
+    "risk_assessment": "ra",
+    "risk_list_entry": "rle",
+    "risk_rule": "rr",
 }
 
 

@@ -10,6 +10,13 @@ SCOPES: dict[str, str] = {
     "refunds:write": "Refund payments",
     "cards:read": "Read tokenized cards (never the full card number)",
     "cards:write": "Tokenize and delete cards",
+    "risk:read": "Read the risk assessments of your payments",
+    "risk:write": "Manage your own risk block list",
+    "balance:read": "Read your balance and balance transactions",
+    "settlements:read": "Read your settlements, their reports, and payouts",
+    "events:read": "Read the events of your account (payments, refunds, ...)",
+    "webhooks:read": "Read your webhook endpoints",
+    "webhooks:write": "Create, change, delete and test webhook endpoints; redeliver and replay events",
 }
 
 # Scopes a merchant's own client may hold. Every scope above is a merchant scope today.

@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class LedgerConfig(AppConfig):
-    """Double-entry ledger. Not built yet: see the ledger issue (#3)."""
+    """Double-entry ledger: accounts, journal entries, immutable postings, cached balances."""
 
     name = "ledger"
+    verbose_name = "Ledger"

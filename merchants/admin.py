@@ -20,8 +20,19 @@ from core.money import CurrencyError, normalize_currency
 from core.scopes import MERCHANT_SCOPES
 
 from . import services
-from .constants import MerchantStatus
-from .models import ApiClient, Merchant, MerchantMember, MerchantStatusEvent
+from .constants import MerchantStatus, WebhookEndpointStatus
+from .models import (
+    ApiClient,
+    Event,
+    EventSequence,
+    Merchant,
+    MerchantMember,
+    MerchantNotice,
+    MerchantStatusEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 # --- Merchants ------------------------------------------------------------------------------------
 
@@ -231,3 +242,133 @@ class ApiClientAdmin(admin.ModelAdmin):
             done_message="Revoked",
             id_of=lambda client: client.public_id,
         )
+
+
+# --- Events and webhooks --------------------------------------------------------------------------
+# Events, deliveries and attempts are records: read-only. Redelivery, enabling and disabling go
+# through merchants.services; secrets are never shown.
+
+
+class WebhookDeliveryInline(ReadOnlyInline):
+    model = WebhookDelivery
+    fields = ("endpoint", "status", "attempts", "next_attempt_at", "last_attempt_at", "delivered_at")
+    readonly_fields = fields
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "merchant", "livemode", "object_id", "sequence", "created")
+    list_filter = ("livemode", "type", "created")
+    search_fields = ("^id", "=object_id", "^merchant__id", "merchant__name")
+    date_hierarchy = "created"
+    list_select_related = ("merchant",)
+    fields = ("id", "type", "merchant", "livemode", "object_type", "object_id", "sequence", "data", "created")
+    readonly_fields = fields
+    inlines = (WebhookDeliveryInline,)
+    actions = ("redeliver",)
+
+    @admin.action(description="Redeliver to every endpoint it goes to", permissions=["view"])
+    def redeliver(self, request, queryset):
+        run_service_action(
+            self, request, queryset, action="event.redeliver", object_type="event",
+            call=lambda event, actor: services.event_redeliver(merchant_id=event.merchant_id,
+                                                               livemode=event.livemode, event_id=event.pk),
+            done_message="Queued again",
+        )
+
+
+class WebhookAttemptInline(ReadOnlyInline):
+    model = WebhookAttempt
+    fields = ("created", "status_code", "succeeded", "latency_ms", "error", "response_body")
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("event", "endpoint", "status", "attempts", "next_attempt_at", "last_attempt_at", "delivered_at")
+    list_filter = ("status", "created")
+    search_fields = ("=event__id", "=endpoint__id", "^endpoint__merchant__id")
+    list_select_related = ("event", "endpoint")
+    fields = ("event", "endpoint", "status", "attempts", "next_attempt_at", "last_attempt_at", "delivered_at",
+              "created", "updated")
+    readonly_fields = fields
+    inlines = (WebhookAttemptInline,)
+    actions = ("retry_now",)
+
+    @admin.action(description="Deliver again now (same webhook-id)", permissions=["view"])
+    def retry_now(self, request, queryset):
+        run_service_action(
+            self, request, queryset.select_related("event", "endpoint"), action="event.redeliver", object_type="event",
+            call=lambda d, actor: services.event_redeliver(merchant_id=d.event.merchant_id, livemode=d.event.livemode,
+                                                           event_id=d.event_id, endpoint_id=d.endpoint_id),
+            done_message="Queued again",
+            merchant_id_of=lambda d: d.event.merchant_id,
+            id_of=lambda d: d.event_id,
+        )
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(ReadOnlyAdmin):
+    list_display = ("id", "url", "merchant", "livemode", "status", "disabled_reason", "failing_since", "created")
+    list_filter = ("status", "livemode", "created")
+    search_fields = ("^id", "url", "^merchant__id", "merchant__name")
+    list_select_related = ("merchant",)
+    fields = ("id", "merchant", "livemode", "url", "description", "enabled_events", "status", "disabled_reason",
+              "failing_since", "previous_secret_expires", "created", "updated")
+    readonly_fields = fields
+    actions = ("enable", "disable", "send_test")
+
+    def _set_status(self, request, queryset, status, done):
+        run_service_action(
+            self, request, queryset, action=f"webhook_endpoint.{status}", object_type="webhook_endpoint",
+            call=lambda e, actor: services.webhook_endpoint_update(merchant_id=e.merchant_id, livemode=e.livemode,
+                                                                   endpoint_id=e.pk, status=status),
+            done_message=done,
+        )
+
+    @admin.action(description="Enable selected endpoints", permissions=["view"])
+    def enable(self, request, queryset):
+        self._set_status(request, queryset, WebhookEndpointStatus.ENABLED, "Enabled")
+
+    @admin.action(description="Disable selected endpoints", permissions=["view"])
+    def disable(self, request, queryset):
+        self._set_status(request, queryset, WebhookEndpointStatus.DISABLED, "Disabled")
+
+    @admin.action(description="Send a test event", permissions=["view"])
+    def send_test(self, request, queryset):
+        run_service_action(
+            self, request, queryset, action="webhook_endpoint.test", object_type="webhook_endpoint",
+            call=lambda e, actor: services.webhook_endpoint_send_test(merchant_id=e.merchant_id,
+                                                                      livemode=e.livemode, endpoint_id=e.pk),
+            done_message="Test event queued",
+        )
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("created", "delivery", "status_code", "succeeded", "latency_ms", "error")
+    list_filter = ("succeeded", "status_code", "created")
+    search_fields = ("=delivery__event__id", "=delivery__endpoint__id")
+    list_select_related = ("delivery",)
+    fields = ("delivery", "created", "status_code", "succeeded", "latency_ms", "error", "response_body")
+    readonly_fields = fields
+
+
+@admin.register(EventSequence)
+class EventSequenceAdmin(ReadOnlyAdmin):
+    list_display = ("object_id", "last")
+    search_fields = ("=object_id",)
+
+
+@admin.register(MerchantNotice)
+class MerchantNoticeAdmin(ReadOnlyAdmin):
+    list_display = ("created", "merchant", "kind", "object_id", "message", "read_at")
+    list_filter = ("kind", "created")
+    search_fields = ("^merchant__id", "merchant__name", "=object_id")
+    list_select_related = ("merchant",)
+    fields = ("merchant", "kind", "object_id", "message", "created", "read_at")
+    readonly_fields = fields
+
+
+from . import fee_admin  # noqa: E402, F401  (fee plans, issue #3)

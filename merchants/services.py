@@ -1,18 +1,55 @@
-"""Every write to merchants, their members and their API clients."""
+"""Every write to merchants, their members, their API clients, events (the outbox) and webhooks."""
 
 from __future__ import annotations
 
-from django.db import transaction
+import json
+import logging
+import random
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import AccessToken, RefreshToken
 
-from core.errors import StateError, ValidationError
+from core.errors import NotFound, StateError, ValidationError
 from core.money import CurrencyError, normalize_currency
 from core.scopes import MERCHANT_SCOPES
 
-from .constants import MERCHANT_TRANSITIONS, ClientKind, MemberRole, MerchantStatus
-from .models import ApiClient, Merchant, MerchantMember, MerchantStatusEvent
+from . import webhooks
+from .constants import (
+    EVENT_TYPES,
+    MERCHANT_TRANSITIONS,
+    WEBHOOK_DISABLE_AFTER_SECONDS,
+    WEBHOOK_RETRY_DELAYS_SECONDS,
+    WEBHOOK_RETRY_JITTER,
+    WEBHOOK_SECRET_OVERLAP_SECONDS,
+    WEBHOOK_TEST_EVENT,
+    ClientKind,
+    DeliveryStatus,
+    MemberRole,
+    MerchantStatus,
+    WebhookEndpointStatus,
+)
+from .models import (
+    ApiClient,
+    Event,
+    EventSequence,
+    Merchant,
+    MerchantMember,
+    MerchantNotice,
+    MerchantStatusEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from .representations import event_representation
+
+logger = logging.getLogger(__name__)
 
 
 def merchant_create(*, name: str, country: str = "DE", default_currency: str = "EUR", support_email: str = "",
@@ -126,3 +163,428 @@ def api_client_revoke(*, client: ApiClient) -> ApiClient:
     RefreshToken.objects.filter(application=client).delete()
     AccessToken.objects.filter(application=client).delete()
     return client
+
+
+# --- Events (outbox) --------------------------------------------------------------------------------
+#
+# `event_publish` is the one way any app records that something happened. Call it inside the
+# transaction that makes the change (the event and its deliveries commit or roll back with it);
+# the delivery tasks are enqueued only after the commit, and the beat sweep re-enqueues anything
+# whose nudge was lost (Redis down, worker killed), so the database is the source of truth.
+
+
+def _next_sequence(object_id: str) -> int:
+    """Allocate the next sequence number of `object_id`'s events (call inside the change's transaction).
+
+    One statement: insert the counter row at 1, or add one to it. The upsert locks the row until the
+    transaction ends, so concurrent publishers for one object are serialized and no number is given
+    twice (PostgreSQL and SQLite 3.35+ alike).
+    """
+    table = connection.ops.quote_name(EventSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (object_id, last) VALUES (%s, 1) "  # noqa: S608 (the table name is ours)
+            f"ON CONFLICT (object_id) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [object_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def _jsonable(data: dict) -> dict:
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def _enqueue_deliveries(delivery_ids: list[int], *, countdown: int | None = None) -> None:
+    """Send each delivery's task to the broker (a nudge only: the sweep finds anything not sent)."""
+    from .tasks import deliver_webhook  # tasks import services: imported late
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook.apply_async((delivery_id,), countdown=countdown)
+        except Exception:  # broker down: the outbox keeps the delivery, the sweep sends it later
+            logger.warning("Could not enqueue webhook delivery %s; the sweep will retry it", delivery_id)
+            return
+
+
+def _enqueue_on_commit(delivery_ids: list[int], *, countdown: int | None = None) -> None:
+    if delivery_ids:
+        transaction.on_commit(lambda: _enqueue_deliveries(delivery_ids, countdown=countdown), robust=True)
+
+
+def _event_create(*, merchant_id: str, livemode: bool, type: str, object_type: str, object_id: str, data: dict,
+                  endpoints=None) -> Event:
+    with transaction.atomic(savepoint=False):
+        event = Event.objects.create(merchant_id=merchant_id, livemode=livemode, type=type, object_type=object_type,
+                                     object_id=object_id, sequence=_next_sequence(object_id), data=_jsonable(data))
+        if endpoints is None:
+            endpoints = [e for e in WebhookEndpoint.objects.filter(merchant_id=merchant_id, livemode=livemode,
+                                                                  status=WebhookEndpointStatus.ENABLED)
+                         if e.wants(type)]
+        deliveries = WebhookDelivery.objects.bulk_create(
+            [WebhookDelivery(event=event, endpoint=e, next_attempt_at=event.created) for e in endpoints]
+        )
+        _enqueue_on_commit([d.pk for d in deliveries])
+    return event
+
+
+def event_publish(*, merchant_id: str, livemode: bool, type: str, object_type: str, object_id: str,
+                  data: dict) -> Event:
+    """Record an event (`evt_...`) and queue its delivery to every enabled endpoint that wants `type`.
+
+    Call it in the same transaction as the change it describes, with `data` the object exactly as the
+    API returns it (its representation), while the object's row is locked. `sequence` is allocated per
+    `object_id`. Event types are `<object>.<what happened>`; add new ones to merchants.constants.EVENT_TYPES
+    so endpoints can subscribe to them.
+    """
+    return _event_create(merchant_id=merchant_id, livemode=livemode, type=type, object_type=object_type,
+                         object_id=object_id, data=data)
+
+
+def _get_event(*, merchant_id: str, livemode: bool, event_id: str) -> Event:
+    event = Event.objects.filter(pk=event_id, merchant_id=merchant_id, livemode=livemode).first()
+    if event is None:
+        raise NotFound("No such event.", param="id")
+    return event
+
+
+def _deliveries_reset(*, endpoint: WebhookEndpoint, events: list[Event], now) -> list[int]:
+    """Make each event pending for `endpoint` again (a fresh schedule), creating missing deliveries."""
+    existing = set(WebhookDelivery.objects.filter(endpoint=endpoint, event__in=events).values_list("event_id",
+                                                                                                     flat=True))
+    WebhookDelivery.objects.filter(endpoint=endpoint, event_id__in=existing).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=now, delivered_at=None, updated=now)
+    WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(event=e, endpoint=endpoint, next_attempt_at=now) for e in events if e.pk not in existing],
+        ignore_conflicts=True,
+    )
+    return list(WebhookDelivery.objects.filter(endpoint=endpoint, event__in=events).values_list("pk", flat=True))
+
+
+@transaction.atomic
+def event_redeliver(*, merchant_id: str, livemode: bool, event_id: str, endpoint_id: str | None = None,
+                    ) -> tuple[Event, list[WebhookEndpoint]]:
+    """Send an event again (same webhook-id) to one endpoint, or to every enabled endpoint that wants it
+    or received it before. Returns the event and the endpoints it is queued for."""
+    event = _get_event(merchant_id=merchant_id, livemode=livemode, event_id=event_id)
+    endpoints = WebhookEndpoint.objects.select_for_update().filter(merchant_id=merchant_id, livemode=livemode)
+    if endpoint_id is not None:
+        endpoint = endpoints.filter(pk=endpoint_id).first()
+        if endpoint is None:
+            raise NotFound("No such webhook endpoint.", param="webhook_endpoint")
+        if endpoint.status != WebhookEndpointStatus.ENABLED:
+            raise StateError("This webhook endpoint is disabled; enable it first.", code="webhook_endpoint_disabled",
+                             param="webhook_endpoint")
+        targets = [endpoint]
+    else:
+        delivered_to = set(event.deliveries.values_list("endpoint_id", flat=True))
+        targets = [e for e in endpoints.filter(status=WebhookEndpointStatus.ENABLED).order_by("pk")
+                   if e.wants(event.type) or e.pk in delivered_to]
+    now = timezone.now()
+    ids = []
+    for endpoint in targets:
+        ids += _deliveries_reset(endpoint=endpoint, events=[event], now=now)
+    _enqueue_on_commit(ids)
+    return event, targets
+
+
+REPLAY_MAX_EVENTS = 10_000
+NUDGE_MAX = 500  # deliveries enqueued at once by a replay; the sweep sends the rest
+
+
+@transaction.atomic
+def webhook_endpoint_replay(*, merchant_id: str, livemode: bool, endpoint_id: str, created_gte, created_lte,
+                            ) -> int:
+    """Send every event created in [created_gte, created_lte] that the endpoint subscribes to again.
+
+    Each keeps its webhook-id (the event id). Returns how many events are queued.
+    """
+    endpoint = _get_endpoint(merchant_id=merchant_id, livemode=livemode, endpoint_id=endpoint_id, lock=True)
+    if endpoint.status != WebhookEndpointStatus.ENABLED:
+        raise StateError("This webhook endpoint is disabled; enable it first.", code="webhook_endpoint_disabled")
+    if created_gte > created_lte:
+        raise ValidationError("created_gte must not be after created_lte.", param="created_gte",
+                              code="parameter_invalid")
+    events = Event.objects.filter(merchant_id=merchant_id, livemode=livemode, created__gte=created_gte,
+                                  created__lte=created_lte).exclude(type=WEBHOOK_TEST_EVENT)
+    if "*" not in endpoint.enabled_events:
+        events = events.filter(type__in=endpoint.enabled_events)
+    events = list(events.order_by("created", "pk")[: REPLAY_MAX_EVENTS + 1])
+    if len(events) > REPLAY_MAX_EVENTS:
+        raise ValidationError(f"More than {REPLAY_MAX_EVENTS} events in this range; replay a shorter one.",
+                              param="created_lte", code="replay_too_large")
+    ids = _deliveries_reset(endpoint=endpoint, events=events, now=timezone.now()) if events else []
+    _enqueue_on_commit(ids[:NUDGE_MAX])
+    return len(events)
+
+
+# --- Webhook endpoints -------------------------------------------------------------------------------
+
+MAX_ENDPOINTS_PER_MODE = 16
+
+
+def _check_url(url: str, *, livemode: bool) -> str:
+    url = (url or "").strip()
+    if not url or len(url) > 2048:
+        raise ValidationError("url must be an absolute URL of at most 2048 characters.", param="url",
+                              code="url_invalid")
+    try:
+        webhooks.check_url(url, livemode=livemode)
+    except webhooks.UnsafeURL as exc:
+        raise ValidationError(str(exc), param="url", code="url_not_allowed")
+    return url
+
+
+def _check_enabled_events(enabled_events) -> list[str]:
+    if not isinstance(enabled_events, list | tuple) or not enabled_events:
+        raise ValidationError('enabled_events must be a non-empty list of event types, or ["*"].',
+                              param="enabled_events", code="parameter_invalid")
+    unknown = sorted({t for t in enabled_events if t != "*" and t not in EVENT_TYPES})
+    if unknown:
+        raise ValidationError(f"Unknown event type(s): {', '.join(unknown)}.", param="enabled_events",
+                              code="parameter_invalid")
+    return ["*"] if "*" in enabled_events else sorted(set(enabled_events))
+
+
+def _get_endpoint(*, merchant_id: str, livemode: bool, endpoint_id: str, lock: bool = False) -> WebhookEndpoint:
+    qs = WebhookEndpoint.objects.select_for_update() if lock else WebhookEndpoint.objects
+    endpoint = qs.filter(pk=endpoint_id, merchant_id=merchant_id, livemode=livemode).first()
+    if endpoint is None:
+        raise NotFound("No such webhook endpoint.", param="id")
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_create(*, merchant_id: str, livemode: bool, url: str, enabled_events,
+                            description: str = "") -> tuple[WebhookEndpoint, str]:
+    """A new endpoint. Returns it and its signing secret in clear: shown once, stored encrypted."""
+    url = _check_url(url, livemode=livemode)
+    enabled_events = _check_enabled_events(enabled_events)
+    Merchant.objects.select_for_update().get(pk=merchant_id)  # serializes the count below
+    if WebhookEndpoint.objects.filter(merchant_id=merchant_id, livemode=livemode).count() >= MAX_ENDPOINTS_PER_MODE:
+        raise StateError(f"At most {MAX_ENDPOINTS_PER_MODE} webhook endpoints per mode.",
+                         code="webhook_endpoint_limit")
+    endpoint = WebhookEndpoint(merchant_id=merchant_id, livemode=livemode, url=url, enabled_events=enabled_events,
+                               description=description)
+    secret = webhooks.new_secret()
+    endpoint.secret_encrypted = webhooks.encrypt_secret(secret, endpoint_id=endpoint.id)
+    endpoint.save(force_insert=True)
+    return endpoint, secret
+
+
+def _endpoint_disable(endpoint: WebhookEndpoint, *, reason: str, notify: bool) -> None:
+    """Disable a (locked) endpoint; its pending deliveries are canceled (replay sends them later)."""
+    endpoint.status = WebhookEndpointStatus.DISABLED
+    endpoint.disabled_reason = reason[:255]
+    endpoint.save(update_fields=["status", "disabled_reason", "updated"])
+    WebhookDelivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.CANCELED, next_attempt_at=None, updated=timezone.now())
+    if notify:
+        _notify_endpoint_disabled(endpoint, reason=reason)
+
+
+def _notify_endpoint_disabled(endpoint: WebhookEndpoint, *, reason: str) -> None:
+    mode = "live" if endpoint.livemode else "test"
+    message = (f"Your {mode}-mode webhook endpoint {endpoint.id} ({endpoint.url}) was disabled: {reason} "
+               "Fix the endpoint, enable it again, then replay the events you missed.")
+    MerchantNotice.objects.create(merchant_id=endpoint.merchant_id, kind="webhook_endpoint.disabled",
+                                  message=message, object_id=endpoint.id)
+    merchant = Merchant.objects.get(pk=endpoint.merchant_id)
+    recipients = {merchant.support_email} | set(
+        MerchantMember.objects.filter(merchant=merchant, role__in=[MemberRole.OWNER, MemberRole.DEVELOPER])
+        .exclude(user__email="").values_list("user__email", flat=True))
+    recipients.discard("")
+    if recipients:
+        subject = f"Webhook endpoint disabled: {endpoint.url}"
+        transaction.on_commit(
+            lambda: send_mail(subject, message, settings.DEFAULT_FROM_EMAIL, sorted(recipients), fail_silently=True),
+            robust=True,
+        )
+
+
+@transaction.atomic
+def webhook_endpoint_update(*, merchant_id: str, livemode: bool, endpoint_id: str, url: str | None = None,
+                            enabled_events=None, description: str | None = None,
+                            status: str | None = None) -> WebhookEndpoint:
+    endpoint = _get_endpoint(merchant_id=merchant_id, livemode=livemode, endpoint_id=endpoint_id, lock=True)
+    fields = []
+    if url is not None:
+        endpoint.url = _check_url(url, livemode=livemode)
+        fields.append("url")
+    if enabled_events is not None:
+        endpoint.enabled_events = _check_enabled_events(enabled_events)
+        fields.append("enabled_events")
+    if description is not None:
+        endpoint.description = description
+        fields.append("description")
+    if fields:
+        endpoint.save(update_fields=[*fields, "updated"])
+    if status is not None and status != endpoint.status:
+        if status == WebhookEndpointStatus.DISABLED:
+            _endpoint_disable(endpoint, reason="Disabled by the merchant.", notify=False)
+        elif status == WebhookEndpointStatus.ENABLED:
+            endpoint.status, endpoint.disabled_reason, endpoint.failing_since = status, "", None
+            endpoint.save(update_fields=["status", "disabled_reason", "failing_since", "updated"])
+        else:
+            raise ValidationError("status must be enabled or disabled.", param="status", code="parameter_invalid")
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_delete(*, merchant_id: str, livemode: bool, endpoint_id: str) -> WebhookEndpoint:
+    """Delete an endpoint and its deliveries (the events stay)."""
+    endpoint = _get_endpoint(merchant_id=merchant_id, livemode=livemode, endpoint_id=endpoint_id, lock=True)
+    WebhookAttempt.objects.filter(delivery__endpoint=endpoint).delete()
+    WebhookDelivery.objects.filter(endpoint=endpoint).delete()
+    endpoint.delete()
+    return endpoint
+
+
+@transaction.atomic
+def webhook_endpoint_rotate_secret(*, merchant_id: str, livemode: bool, endpoint_id: str,
+                                   ) -> tuple[WebhookEndpoint, str]:
+    """A new signing secret; the current one keeps signing too (both signatures sent) for 24 hours.
+
+    Rotating again within those 24 hours drops the oldest secret: at most two sign at any time.
+    """
+    endpoint = _get_endpoint(merchant_id=merchant_id, livemode=livemode, endpoint_id=endpoint_id, lock=True)
+    secret = webhooks.new_secret()
+    endpoint.previous_secret_encrypted = endpoint.secret_encrypted
+    endpoint.previous_secret_expires = timezone.now() + timedelta(seconds=WEBHOOK_SECRET_OVERLAP_SECONDS)
+    endpoint.secret_encrypted = webhooks.encrypt_secret(secret, endpoint_id=endpoint.id)
+    endpoint.save(update_fields=["secret_encrypted", "previous_secret_encrypted", "previous_secret_expires",
+                                 "updated"])
+    return endpoint, secret
+
+
+def webhook_endpoint_signing_secrets(endpoint: WebhookEndpoint, *, now=None) -> list[str]:
+    """The secrets that sign a delivery now: the current one, and the previous one during its overlap."""
+    now = now or timezone.now()
+    found = [webhooks.decrypt_secret(endpoint.secret_encrypted, endpoint_id=endpoint.id)]
+    expires = endpoint.previous_secret_expires
+    if endpoint.previous_secret_encrypted and expires and expires > now:
+        found.append(webhooks.decrypt_secret(endpoint.previous_secret_encrypted, endpoint_id=endpoint.id))
+    return found
+
+
+@transaction.atomic
+def webhook_endpoint_send_test(*, merchant_id: str, livemode: bool, endpoint_id: str) -> Event:
+    """Send a `webhook_endpoint.test` event to this endpoint only (whatever it subscribes to)."""
+    endpoint = _get_endpoint(merchant_id=merchant_id, livemode=livemode, endpoint_id=endpoint_id, lock=True)
+    if endpoint.status != WebhookEndpointStatus.ENABLED:
+        raise StateError("This webhook endpoint is disabled; enable it first.", code="webhook_endpoint_disabled")
+    data = {"id": endpoint.id, "object": "webhook_endpoint", "url": endpoint.url, "livemode": endpoint.livemode,
+            "message": "A test event: your endpoint receives and verifies webhooks."}
+    return _event_create(merchant_id=merchant_id, livemode=livemode, type=WEBHOOK_TEST_EVENT,
+                         object_type="webhook_endpoint", object_id=endpoint.id, data=data, endpoints=[endpoint])
+
+
+# --- Delivery ------------------------------------------------------------------------------------------
+
+
+def retry_delay(retry_number: int) -> timedelta | None:
+    """The delay before retry `retry_number` (1-based) with jitter; None when the schedule is over."""
+    if retry_number > len(WEBHOOK_RETRY_DELAYS_SECONDS):
+        return None
+    base = WEBHOOK_RETRY_DELAYS_SECONDS[retry_number - 1]
+    return timedelta(seconds=base * random.uniform(1 - WEBHOOK_RETRY_JITTER, 1 + WEBHOOK_RETRY_JITTER))  # noqa: S311
+
+
+def event_body(event: Event) -> bytes:
+    """The bytes POSTed to the endpoint (and signed): the event exactly as GET /v1/events/{id} shows it."""
+    return json.dumps(event_representation(event), separators=(",", ":")).encode()
+
+
+def webhook_delivery_attempt(*, delivery_id: int, now=None) -> WebhookDelivery | None:
+    """One attempt at a delivery, if it is pending and due. Safe to call twice (no-op if not due).
+
+    1. Claim it: lock the row, count the attempt and push next_attempt_at out by the lease, commit.
+       A worker that dies from here on leaves the delivery due again once the lease expires: the sweep
+       re-enqueues it and it is sent again with the same webhook-id (at least once, never lost).
+    2. Check the URL again and POST to the address just checked, with no transaction open.
+    3. Record the attempt and the outcome (`_delivery_record`).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        delivery = (WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("event", "endpoint")
+                    .filter(pk=delivery_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now).first())
+        if delivery is None:
+            return None
+        endpoint = delivery.endpoint
+        if endpoint.status != WebhookEndpointStatus.ENABLED:
+            delivery.status, delivery.next_attempt_at = DeliveryStatus.CANCELED, None
+            delivery.save(update_fields=["status", "next_attempt_at", "updated"])
+            return delivery
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.next_attempt_at = now + timedelta(seconds=settings.WEBHOOK_DELIVERY_LEASE_SECONDS)
+        delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at", "updated"])
+
+    event = delivery.event
+    body = event_body(event)
+    try:
+        target = webhooks.check_url(endpoint.url, livemode=endpoint.livemode)
+    except webhooks.UnsafeURL as exc:
+        outcome = webhooks.Outcome(status_code=None, latency_ms=0, error=f"refused: {exc}")
+    else:
+        headers = webhooks.signed_headers(webhook_endpoint_signing_secrets(endpoint, now=now), msg_id=event.id,
+                                          timestamp=int(time.time()), body=body)
+        outcome = webhooks.post(target, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    return _delivery_record(delivery_id=delivery.pk, attempt_number=delivery.attempts, outcome=outcome, now=now)
+
+
+def _delivery_record(*, delivery_id: int, attempt_number: int, outcome, now) -> WebhookDelivery:
+    """Log the attempt; then delivered, scheduled for a retry, or failed. Runs the endpoint's health rules."""
+    countdown = None
+    with transaction.atomic():
+        endpoint_id = WebhookDelivery.objects.values_list("endpoint_id", flat=True).get(pk=delivery_id)
+        # Lock order everywhere: the endpoint, then its deliveries.
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        WebhookAttempt.objects.create(delivery=delivery, created=now, status_code=outcome.status_code,
+                                      succeeded=outcome.ok, error=outcome.error[:255], latency_ms=outcome.latency_ms,
+                                      response_body=outcome.body_preview[: webhooks.RESPONSE_PREVIEW_BYTES])
+        current = delivery.status == DeliveryStatus.PENDING and delivery.attempts == attempt_number
+        if outcome.ok:
+            if delivery.status == DeliveryStatus.PENDING:
+                delivery.status, delivery.delivered_at, delivery.next_attempt_at = DeliveryStatus.DELIVERED, now, None
+                delivery.save(update_fields=["status", "delivered_at", "next_attempt_at", "updated"])
+            if endpoint.failing_since is not None:
+                endpoint.failing_since = None
+                endpoint.save(update_fields=["failing_since", "updated"])
+        elif outcome.status_code == 410:
+            if current:
+                delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+                delivery.save(update_fields=["status", "next_attempt_at", "updated"])
+            if endpoint.status == WebhookEndpointStatus.ENABLED:
+                _endpoint_disable(endpoint, reason="The endpoint answered 410 Gone.", notify=True)
+        elif current:
+            delay = retry_delay(attempt_number)
+            if delay is None:
+                delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
+            else:
+                delivery.next_attempt_at = now + delay
+                if delay <= timedelta(minutes=5):
+                    countdown = max(1, int(delay.total_seconds()))
+            delivery.save(update_fields=["status", "next_attempt_at", "updated"])
+            if endpoint.failing_since is None:
+                endpoint.failing_since = now
+                endpoint.save(update_fields=["failing_since", "updated"])
+            elif (endpoint.status == WebhookEndpointStatus.ENABLED
+                  and now - endpoint.failing_since >= timedelta(seconds=WEBHOOK_DISABLE_AFTER_SECONDS)):
+                _endpoint_disable(endpoint, reason="No delivery has succeeded for 3 days.", notify=True)
+                delivery.refresh_from_db()
+        if countdown is not None and delivery.status == DeliveryStatus.PENDING:
+            _enqueue_on_commit([delivery.pk], countdown=countdown)
+    return delivery
+
+
+def webhook_deliveries_sweep(*, now=None, limit: int = 1000) -> int:
+    """Enqueue every pending delivery that has been due for longer than the lease (its nudge was lost,
+    its worker died, or its retry time came). Run by Celery beat every WEBHOOK_SWEEP_SECONDS."""
+    now = now or timezone.now()
+    overdue = now - timedelta(seconds=settings.WEBHOOK_DELIVERY_LEASE_SECONDS)
+    ids = list(WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=overdue)
+               .order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    _enqueue_deliveries(ids)
+    return len(ids)

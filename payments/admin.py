@@ -48,19 +48,21 @@ class PaymentAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
         ("Amounts", {"fields": ("amount", "currency", "amount_display", "amount_capturable", "amount_captured",
                                 "amount_refunded", "capture")}),
         ("Card", {"fields": ("card_display", "failure_code", "failure_message")}),
+        ("Risk", {"fields": ("risk_score", "risk_decision", "risk_reasons")}),
         ("Details", {"fields": ("description", "metadata", "customer_email", "customer_ip", "processor",
                                 "processor_reference")}),
     )
     readonly_fields = ("id", "merchant", "api_client", "livemode", "status", "created", "updated", "amount",
                        "currency", "amount_display", "amount_capturable", "amount_captured", "amount_refunded",
                        "capture", "card_display", "failure_code", "failure_message", "description", "metadata",
-                       "customer_email", "customer_ip", "processor", "processor_reference")
+                       "customer_email", "customer_ip", "processor", "processor_reference", "risk_score",
+                       "risk_decision", "risk_reasons")
     inlines = (RefundInline, PaymentEventInline)
     actions = ("capture", "cancel", "refund_in_full")
 
     def get_queryset(self, request):
         # Setting select_related here switches off list_select_related: name every relation shown.
-        return (super().get_queryset(request).select_related("merchant", "card", "api_client")
+        return (super().get_queryset(request).select_related("merchant", "card", "api_client", "risk_assessment")
                 .defer("card__pan_ciphertext"))
 
     @admin.display(description="amount", ordering="amount")
@@ -74,6 +76,20 @@ class PaymentAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
     @admin.display(description="card")
     def card_display(self, obj):
         return card_masked(obj.card)
+
+    @admin.display(description="risk score")
+    def risk_score(self, obj):
+        return obj.risk_assessment.score if obj.risk_assessment_id else "-"
+
+    @admin.display(description="risk decision")
+    def risk_decision(self, obj):
+        return obj.risk_assessment.decision if obj.risk_assessment_id else "-"
+
+    @admin.display(description="risk reasons")
+    def risk_reasons(self, obj):
+        from risk.admin import reasons_html
+
+        return reasons_html(obj.risk_assessment.reasons) if obj.risk_assessment_id else "-"
 
     # Actions: the services decide; the admin reports. A payment's own merchant and mode are passed on.
 
@@ -132,3 +148,7 @@ class PaymentEventAdmin(ReadOnlyAdmin):
     @admin.display(description="amount")
     def amount_display(self, obj):
         return money_display(obj.amount, obj.payment.currency) if obj.amount is not None else "-"
+
+
+from . import review_admin  # noqa: E402, F401, I001  (the risk review queue, issue #5)
+from . import settlement_admin  # noqa: E402, F401  (settlements and payouts, issue #3)

@@ -10,6 +10,9 @@ class PaymentStatus(models.TextChoices):
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
     CANCELED = "canceled", "Canceled"
+    # The risk engine asked for a person to look (issue #5): no money moved; an analyst approves
+    # (-> processing, then the processor is asked) or rejects (-> canceled); unreviewed ones time out.
+    REQUIRES_REVIEW = "requires_review", "Requires review"
 
 
 # A payment is created `processing` (its intent recorded before the processor is called); the
@@ -18,11 +21,13 @@ class PaymentStatus(models.TextChoices):
 INITIAL_PAYMENT_STATUS = PaymentStatus.PROCESSING
 
 PAYMENT_TRANSITIONS: dict[str, set[str]] = {
-    PaymentStatus.PROCESSING: {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED},
+    PaymentStatus.PROCESSING: {PaymentStatus.REQUIRES_CAPTURE, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED,
+                               PaymentStatus.REQUIRES_REVIEW},
     PaymentStatus.REQUIRES_CAPTURE: {PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED},
     PaymentStatus.SUCCEEDED: set(),
     PaymentStatus.FAILED: set(),
     PaymentStatus.CANCELED: set(),
+    PaymentStatus.REQUIRES_REVIEW: {PaymentStatus.PROCESSING, PaymentStatus.CANCELED},
 }
 
 
@@ -52,6 +57,8 @@ class EventType(models.TextChoices):
     PAYMENT_FAILED = "payment.failed"
     PAYMENT_CANCELED = "payment.canceled"
     PAYMENT_CAPTURED = "payment.captured"
+    PAYMENT_REQUIRES_REVIEW = "payment.requires_review"
+    PAYMENT_REVIEW_APPROVED = "payment.review_approved"
     REFUND_CREATED = "refund.created"
     REFUND_SUCCEEDED = "refund.succeeded"
     REFUND_FAILED = "refund.failed"
@@ -66,4 +73,42 @@ DECLINES: dict[str, tuple[str, str]] = {
     "expired_card": ("expired_card", "The card has expired."),
     "incorrect_cvc": ("incorrect_cvc", "The card's security code is incorrect."),
     "processing_error": ("processing_error", "An error occurred while processing the card. Try again."),
+    "fraudulent": ("card_declined", "The card was declined."),  # blocked by the risk engine (#5)
 }
+
+
+# --- Settlement and payouts (issue #3) -----------------------------------------------------------
+
+
+class SettlementStatus(models.TextChoices):
+    # `open` exists only inside the settlement run's transaction (lines being attached); a run that
+    # dies rolls back and leaves nothing open. `completed` is final.
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+
+
+SETTLEMENT_TRANSITIONS: dict[str, set[str]] = {
+    SettlementStatus.OPEN: {SettlementStatus.COMPLETED},
+    SettlementStatus.COMPLETED: set(),
+}
+
+
+class PayoutStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    IN_TRANSIT = "in_transit", "In transit"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+
+
+PAYOUT_TRANSITIONS: dict[str, set[str]] = {
+    # pending -> failed: refused before it left (e.g. no valid bank account on the merchant).
+    PayoutStatus.PENDING: {PayoutStatus.IN_TRANSIT, PayoutStatus.FAILED},
+    PayoutStatus.IN_TRANSIT: {PayoutStatus.PAID, PayoutStatus.FAILED},
+    PayoutStatus.PAID: set(),
+    PayoutStatus.FAILED: set(),
+}
+
+
+class SettlementLineType(models.TextChoices):
+    PAYMENT = "payment", "Payment"
+    REFUND = "refund", "Refund"

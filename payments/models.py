@@ -19,6 +19,8 @@ class Payment(models.Model):
     amount_capturable = models.BigIntegerField(default=0)
     amount_captured = models.BigIntegerField(default=0)
     amount_refunded = models.BigIntegerField(default=0)
+    fee = models.BigIntegerField(default=0, help_text="Booked at capture (merchants/fees.py)")
+    captured_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=24, choices=PaymentStatus.choices)
     capture = models.BooleanField(default=True)
     card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="payments")
@@ -32,6 +34,8 @@ class Payment(models.Model):
     processor_reference = models.CharField(max_length=64, blank=True)
     idempotency_key = models.CharField(max_length=255, blank=True,
                                        help_text="The API client's Idempotency-Key that created it, if any")
+    risk_assessment = models.ForeignKey("risk.Assessment", on_delete=models.PROTECT, null=True, blank=True,
+                                        related_name="+", help_text="The risk engine's assessment (issue #5)")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -111,6 +115,8 @@ class Refund(models.Model):
     processor_reference = models.CharField(max_length=64, blank=True)
     api_client = models.ForeignKey("merchants.ApiClient", on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="refunds")
+    funded_from = models.CharField(max_length=16, blank=True,
+                                   help_text="The merchant balance it was drawn from: pending or available")
     idempotency_key = models.CharField(max_length=255, blank=True,
                                        help_text="The API client's Idempotency-Key that created it, if any")
     created = models.DateTimeField(auto_now_add=True)
@@ -138,3 +144,15 @@ class Refund(models.Model):
     @property
     def failure_code_or_none(self):
         return self.failure_code or None
+
+
+from .settlement_models import Payout, PayoutEvent, Settlement, SettlementEvent, SettlementLine  # noqa: E402, F401
+
+
+class PaymentReview(Payment):
+    """The risk review queue in the admin (issue #5): payments held in requires_review."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "payment to review"
+        verbose_name_plural = "review queue"

@@ -3,7 +3,7 @@ from .models import Payment, Refund
 
 def payments_for_merchant(*, merchant_id: str, livemode: bool, status: str | None = None, created_gte=None,
                           created_lte=None):
-    qs = Payment.objects.filter(merchant_id=merchant_id, livemode=livemode).select_related("card")
+    qs = Payment.objects.filter(merchant_id=merchant_id, livemode=livemode).select_related("card", "risk_assessment")
     if status:
         qs = qs.filter(status=status)
     if created_gte is not None:

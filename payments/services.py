@@ -7,16 +7,23 @@ the result. Status changes go through `_payment_transition` / `_refund_transitio
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from cards import selectors as card_selectors
 from cards import services as card_services
-from cards.vault import check_card, looks_like_pan
+from cards.vault import check_card, fingerprint, looks_like_pan
 from core.errors import NotFound, StateError, ValidationError
 from core.money import MAX_PAYMENT_AMOUNT, CurrencyError, normalize_currency
+from merchants import selectors as merchant_selectors
+from merchants.services import event_publish
+from risk import services as risk_services
+from risk.constants import Decision as RiskDecision
+from risk.constants import ReviewOutcome
 
+from . import bookkeeping
 from .constants import (
     DECLINES,
     PAYMENT_TRANSITIONS,
@@ -28,6 +35,7 @@ from .constants import (
 )
 from .models import Payment, PaymentEvent, Refund
 from .processors import AuthorizationResult, processor_for, processor_named
+from .representations import payment_representation, refund_representation
 
 
 def _check_amount(amount, *, param="amount", maximum=MAX_PAYMENT_AMOUNT) -> int:
@@ -59,6 +67,39 @@ def _release_if_expired(model, obj) -> bool:
         return False
     model.objects.filter(pk=obj.pk).update(idempotency_key="")
     return True
+
+
+# --- Events (webhooks) ----------------------------------------------------------------------------
+# Every status change publishes, in its own transaction, events whose `data.object` is the object as
+# the API shows it (merchants.services.event_publish; README "Events and webhooks"):
+#   created (processing)          -> payment.created
+#   processing -> requires_capture -> payment.authorized
+#   processing -> succeeded        -> payment.succeeded (captured at once)
+#   requires_capture -> succeeded  -> payment.captured, then payment.succeeded
+#   -> failed / -> canceled / -> any other status s -> payment.failed / payment.canceled / payment.<s>
+#   refund created (pending) -> refund.created; pending -> succeeded / failed -> refund.succeeded / refund.failed
+
+
+def _payment_event_types(from_status: str, to_status: str) -> list[str]:
+    if to_status == PaymentStatus.REQUIRES_CAPTURE:
+        return ["payment.authorized"]
+    if to_status == PaymentStatus.PROCESSING:  # a review approved: the authorization that follows is published
+        return []
+    if to_status == PaymentStatus.SUCCEEDED and from_status == PaymentStatus.REQUIRES_CAPTURE:
+        return ["payment.captured", "payment.succeeded"]
+    return [f"payment.{to_status}"]
+
+
+def _publish_payment(payment: Payment, *types: str) -> None:
+    data = payment_representation(payment)
+    for event_type in types:
+        event_publish(merchant_id=payment.merchant_id, livemode=payment.livemode, type=event_type,
+                      object_type="payment", object_id=payment.id, data=data)
+
+
+def _publish_refund(refund: Refund, event_type: str) -> None:
+    event_publish(merchant_id=refund.merchant_id, livemode=refund.livemode, type=str(event_type),
+                  object_type="refund", object_id=refund.id, data=refund_representation(refund))
 
 
 def payment_create(
@@ -103,17 +144,21 @@ def payment_create(
                              exp_year=card.get("exp_year"), cvc=card.get("cvc"), name=card.get("name") or "")
         number = checked.number
         cvc_given = card.get("cvc") is not None
+        card_facts = (fingerprint(number), number.bin, number.last4, checked.brand)
     else:
         stored = card_selectors.card_get_usable(merchant_id=merchant_id, livemode=livemode, card_id=card_token)
         if stored is None:
             raise ValidationError("No such card token.", param="card_token", code="resource_missing")
         number = card_services.card_number(stored)
         cvc_given = False
+        card_facts = (stored.fingerprint, stored.bin, stored.last4, stored.brand)
 
     payment = Payment(merchant_id=merchant_id, livemode=livemode, api_client_id=api_client_id, amount=amount,
                       currency=currency, capture=capture, description=description, metadata=metadata or {},
                       customer_email=customer_email, customer_ip=customer_ip or None, processor=processor.name,
                       status=PaymentStatus.PROCESSING, idempotency_key=idempotency_key)
+    # Risk (issue #5): assessed before the intent is recorded and before the processor is called.
+    payment.risk_assessment = _risk_assess(payment, card_facts)
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -123,6 +168,7 @@ def payment_create(
                 payment.save(force_insert=True)
                 PaymentEvent.objects.create(payment=payment, type=EventType.PAYMENT_CREATED,
                                             to_status=PaymentStatus.PROCESSING, amount=amount)
+                _publish_payment(payment, "payment.created")
             break
         except IntegrityError:
             # The unique (api_client, idempotency_key) says an earlier request with this key recorded its
@@ -133,10 +179,97 @@ def payment_create(
             if not _release_if_expired(Payment, existing):
                 return payment_resume(payment_id=existing.pk)
 
+    assessment = payment.risk_assessment
+    if assessment.decision != RiskDecision.ALLOW:  # block or review: no processor call, no money moves
+        del number
+        return _payment_apply_risk(payment, assessment)
     result = processor.authorize(number=number, cvc_given=cvc_given, amount=amount, currency=currency,
                                  capture=capture, reference=payment.id)
     del number
-    return _payment_record_authorization(payment, result)
+    payment = _payment_record_authorization(payment, result)
+    risk_services.assessment_record_outcome(assessment=assessment, approved=result.approved)
+    payment.risk_assessment = assessment
+    return payment
+
+
+# --- Risk (issue #5) -----------------------------------------------------------------------------
+
+
+def _merchant_country(merchant_id: str) -> str:
+    key = f"payments:merchant-country:{merchant_id}"
+    country = cache.get(key)
+    if country is None:
+        merchant = merchant_selectors.merchant_get(merchant_id=merchant_id)
+        country = merchant.country if merchant is not None else ""
+        cache.set(key, country, 300)
+    return country
+
+
+def _risk_assess(payment: Payment, card_facts: tuple):
+    """The risk engine's plain input: fingerprint, BIN, last 4 and brand of the card, never its number."""
+    card_fingerprint, card_bin, card_last4, card_brand = card_facts
+    return risk_services.assessment_create(data=risk_services.AssessmentInput(
+        payment_id=payment.id, merchant_id=payment.merchant_id, livemode=payment.livemode, amount=payment.amount,
+        currency=payment.currency, card_fingerprint=card_fingerprint, card_bin=card_bin, card_last4=card_last4,
+        card_brand=card_brand, customer_email=payment.customer_email, ip=payment.customer_ip,
+        merchant_country=_merchant_country(payment.merchant_id),
+    ))
+
+
+def _payment_apply_risk(payment: Payment, assessment) -> Payment:
+    """processing -> failed (`fraudulent`) on block, processing -> requires_review on review."""
+    if assessment.decision == RiskDecision.BLOCK:
+        payment = _payment_transition(
+            payment_id=payment.id, to_status=PaymentStatus.FAILED, event_type=EventType.PAYMENT_FAILED,
+            changes={"failure_code": "fraudulent", "failure_message": "The payment was blocked by risk checks."},
+            expected_from=PaymentStatus.PROCESSING, actor="risk")
+    else:
+        payment = _payment_transition(payment_id=payment.id, to_status=PaymentStatus.REQUIRES_REVIEW,
+                                      event_type=EventType.PAYMENT_REQUIRES_REVIEW, changes={},
+                                      expected_from=PaymentStatus.PROCESSING, actor="risk")
+    payment.risk_assessment = assessment
+    return payment
+
+
+def payment_review_approve(*, payment_id: str, note: str = "", actor: str = "") -> Payment:
+    """An analyst approves a payment held for review: requires_review -> processing, then the processor
+    is asked (authorization, and capture if the payment asked for it) exactly as at creation."""
+    with transaction.atomic():
+        payment = _payment_transition(payment_id=payment_id, to_status=PaymentStatus.PROCESSING,
+                                      event_type=EventType.PAYMENT_REVIEW_APPROVED, changes={},
+                                      expected_from=PaymentStatus.REQUIRES_REVIEW, actor=actor)
+        if payment.risk_assessment_id:
+            risk_services.assessment_record_review(assessment_id=payment.risk_assessment_id,
+                                                   outcome=ReviewOutcome.APPROVED, note=note, actor=actor)
+    return payment_resume(payment_id=payment_id)
+
+
+def payment_review_reject(*, payment_id: str, note: str = "", actor: str = "",
+                          outcome: str = ReviewOutcome.REJECTED) -> Payment:
+    """An analyst rejects a payment held for review (or it timed out): requires_review -> canceled."""
+    with transaction.atomic():
+        payment = _payment_transition(payment_id=payment_id, to_status=PaymentStatus.CANCELED,
+                                      event_type=EventType.PAYMENT_CANCELED, changes={},
+                                      expected_from=PaymentStatus.REQUIRES_REVIEW, actor=actor)
+        if payment.risk_assessment_id:
+            risk_services.assessment_record_review(assessment_id=payment.risk_assessment_id, outcome=outcome,
+                                                   note=note, actor=actor)
+    return payment
+
+
+def cancel_unreviewed_payments(*, older_than) -> int:
+    """Cancel payments left in requires_review since before `older_than` (Celery beat)."""
+    ids = list(Payment.objects.filter(status=PaymentStatus.REQUIRES_REVIEW, updated__lt=older_than)
+               .order_by("updated").values_list("pk", flat=True)[:500])
+    done = 0
+    for payment_id in ids:
+        try:
+            payment_review_reject(payment_id=payment_id, note="Not reviewed in time.", actor="system:review_timeout",
+                                  outcome=ReviewOutcome.EXPIRED)
+            done += 1
+        except StateError:  # reviewed meanwhile
+            pass
+    return done
 
 
 def _payment_record_authorization(payment: Payment, result) -> Payment:
@@ -166,9 +299,16 @@ def payment_resume(*, payment_id: str) -> Payment:
     The processor is asked again with the same reference (processors are idempotent on it), so
     the card is authorized at most once. A payment that is not `processing` is returned as it is.
     """
-    payment = Payment.objects.select_related("card").get(pk=payment_id)
+    payment = Payment.objects.select_related("card", "risk_assessment").get(pk=payment_id)
     if payment.status != PaymentStatus.PROCESSING:
         return payment
+    assessment = payment.risk_assessment
+    if assessment is not None and assessment.decision != RiskDecision.ALLOW and (
+            assessment.review_outcome != ReviewOutcome.APPROVED):
+        try:  # the request died before the risk decision was applied: apply it now
+            return _payment_apply_risk(payment, assessment)
+        except StateError:
+            return Payment.objects.select_related("card").get(pk=payment_id)
     card = payment.card
     if card.pan_ciphertext is None:  # the card was deleted meanwhile: nothing can be authorized
         result = AuthorizationResult(approved=False, reference="", decline_code="processing_error")
@@ -177,9 +317,13 @@ def payment_resume(*, payment_id: str) -> Payment:
             number=card_services.card_number(card), cvc_given=False, amount=payment.amount,
             currency=payment.currency, capture=payment.capture, reference=payment.id)
     try:
-        return _payment_record_authorization(payment, result)
+        payment = _payment_record_authorization(payment, result)
     except StateError:  # another worker recorded the answer first
         return Payment.objects.select_related("card").get(pk=payment_id)
+    if assessment is not None:
+        risk_services.assessment_record_outcome(assessment=assessment, approved=result.approved)
+        payment.risk_assessment = assessment
+    return payment
 
 
 def _payment_transition(*, payment_id: str, to_status: str, event_type: str, changes: dict, expected_from: str,
@@ -202,6 +346,9 @@ def _payment_transition(*, payment_id: str, to_status: str, event_type: str, cha
         events += [PaymentEvent(payment=payment, type=t, from_status=from_status, to_status=to_status, actor=actor)
                    for t in extra_events]
         PaymentEvent.objects.bulk_create(events)
+        _publish_payment(payment, *_payment_event_types(from_status, to_status))
+        if to_status == PaymentStatus.SUCCEEDED:  # the capture is booked in the same transaction (ledger)
+            bookkeeping.book_capture(payment)
     return payment
 
 
@@ -303,6 +450,8 @@ def refund_create(*, merchant_id: str, livemode: bool, payment_id: str, amount: 
                                        idempotency_key=idempotency_key)
         PaymentEvent.objects.create(payment=payment, type=EventType.REFUND_CREATED, refund=refund, amount=amount,
                                     actor=actor)
+        _publish_refund(refund, "refund.created")
+        bookkeeping.book_refund(payment, refund)  # draws on the merchant's balance, or refuses (ledger)
     return _refund_call_processor(refund, payment, actor=actor)
 
 
@@ -369,6 +518,9 @@ def _refund_transition(*, refund_id: str, to_status: str, processor_reference: s
         if to_status == RefundStatus.SUCCEEDED:
             payment.amount_refunded += refund.amount
             payment.save(update_fields=["amount_refunded", "updated"])
+        if to_status == RefundStatus.FAILED:
+            bookkeeping.book_refund_failure(refund)  # reverses the reservation (ledger)
         event = EventType.REFUND_SUCCEEDED if to_status == RefundStatus.SUCCEEDED else EventType.REFUND_FAILED
         PaymentEvent.objects.create(payment=payment, type=event, refund=refund, amount=refund.amount, actor=actor)
+        _publish_refund(refund, event)
     return refund

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class RiskConfig(AppConfig):
-    """Risk engine. Not built yet: see the risk issue (#5)."""
+    """Risk engine: assessments, lists, velocity counters, staff rules (CEL), backtests."""
 
     name = "risk"

@@ -106,6 +106,7 @@ def world(db, admin_user):
     captured = make_payment(merchant, amount=2500, number=VISA_OK)
     authorized = make_payment(merchant, amount=4000, capture=False, number=MASTERCARD_OK)
     failed = make_payment(merchant, amount=1700, number="4000000000000002")
+    make_payment(merchant, amount=1200, number="4000000000009235")  # held for risk review (issue #5)
     card = make_card(merchant, number=AMEX_OK, cvc="1234")
     deleted = make_card(merchant, number=MASTERCARD_OK)
     card_services.card_delete(merchant_id=merchant.pk, livemode=False, card_id=deleted.pk)
@@ -126,6 +127,25 @@ def world(db, admin_user):
     api_payment = Payment.objects.get(pk=r.json()["id"])
     audit_record(actor="system", action="test.seed", object_type="merchant", object_id=merchant.pk,
                  merchant_id=merchant.pk)
+    # Events and webhooks (#6): an endpoint, a test event, its delivery, one logged attempt, a notice.
+    from merchants.models import MerchantNotice, WebhookDelivery
+
+    endpoint, _ = merchant_services.webhook_endpoint_create(merchant_id=merchant.pk, livemode=False,
+                                                            url="http://127.0.0.1:9/hooks", enabled_events=["*"])
+    merchant_services.webhook_endpoint_send_test(merchant_id=merchant.pk, livemode=False, endpoint_id=endpoint.pk)
+    merchant_services.webhook_delivery_attempt(delivery_id=WebhookDelivery.objects.get(endpoint=endpoint).pk)
+    MerchantNotice.objects.create(merchant=merchant, kind="webhook_endpoint.disabled", message="test notice")
+    # Money (#3): a fee plan, a settlement with its lines and event, a payout with its event.
+    from merchants.fees import fee_plan_set
+    from payments.tests.money_helpers import settle
+
+    fee_plan_set(merchant_id=merchant.pk, currency="EUR", percent_bps=140, fixed_amount=25)
+    settle()
+    from payments.models import Payout
+    from payments.settlement import payout_transition
+
+    for payout in Payout.objects.all():  # failed: the money is back in available (refunds stay possible)
+        payout_transition(payout_id=payout.pk, to_status="failed", failure_code="account_closed")
     return {
         "merchant": merchant, "other": other, "person": person, "client": client, "connect": connect,
         "access": access, "captured": captured, "authorized": authorized, "failed": failed, "card": card,

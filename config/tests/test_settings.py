@@ -48,6 +48,7 @@ def production(tmp_path):
         "SECRET_KEY": real_secret_key(),
         "CARD_DATA_KEYS": f"1:{b64key()}",
         "CARD_FINGERPRINT_KEY": b64key(),
+        "WEBHOOK_ENCRYPTION_KEYS": f"1:{b64key()}",
         "ALLOWED_HOSTS": "pay.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
     }

@@ -1,10 +1,11 @@
 from rest_framework import serializers
 
-from cards.api.serializers import CardInputSerializer, CardSummarySerializer
+from cards.api.serializers import CardInputSerializer
 from core.api import MetadataField, StrictIntegerField
 from core.money import MAX_PAYMENT_AMOUNT
 
-from ..constants import PaymentStatus, RefundReason, RefundStatus
+from ..constants import PaymentStatus, RefundReason
+from ..representations import PaymentOutputSerializer, RefundOutputSerializer
 
 # --- Input ---------------------------------------------------------------------------------------
 
@@ -46,51 +47,11 @@ class PaymentListParamsSerializer(serializers.Serializer):
 # --- Output --------------------------------------------------------------------------------------
 
 
-class PaymentOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.SerializerMethodField()
-    amount = serializers.IntegerField()
-    amount_capturable = serializers.IntegerField()
-    amount_captured = serializers.IntegerField()
-    amount_refunded = serializers.IntegerField()
-    currency = serializers.CharField()
-    status = serializers.ChoiceField(choices=PaymentStatus.choices)
-    capture = serializers.BooleanField()
-    card = CardSummarySerializer()
-    failure_code = serializers.CharField(allow_null=True, source="failure_code_or_none")
-    failure_message = serializers.CharField(allow_null=True, source="failure_message_or_none")
-    description = serializers.CharField()
-    metadata = serializers.DictField(child=serializers.CharField())
-    customer_email = serializers.CharField()
-    customer_ip = serializers.CharField(allow_null=True)
-    livemode = serializers.BooleanField()
-    created = serializers.DateTimeField()
-
-    def get_object(self, obj) -> str:
-        return "payment"
-
-
 class PaymentListSerializer(serializers.Serializer):
     object = serializers.CharField(default="list")
     url = serializers.CharField()
     data = PaymentOutputSerializer(many=True)
     has_more = serializers.BooleanField()
-
-
-class RefundOutputSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    object = serializers.SerializerMethodField()
-    amount = serializers.IntegerField()
-    currency = serializers.CharField()
-    payment = serializers.CharField(source="payment_id")
-    status = serializers.ChoiceField(choices=RefundStatus.choices)
-    reason = serializers.CharField(allow_null=True, source="reason_or_none")
-    failure_code = serializers.CharField(allow_null=True, source="failure_code_or_none")
-    livemode = serializers.BooleanField()
-    created = serializers.DateTimeField()
-
-    def get_object(self, obj) -> str:
-        return "refund"
 
 
 class RefundListSerializer(serializers.Serializer):

@@ -54,7 +54,8 @@ class PaymentListCreateView(BaseEndpoint):
             "378282246310005 and 6011111111111117 succeed; 4000000000000002 `card_declined`, 4000000000009995 "
             "`insufficient_funds`, 4000000000009987 `lost_card`, 4000000000009979 `stolen_card`, "
             "4000000000000069 `expired_card`, 4000000000000127 `incorrect_cvc`, 4000000000000119 "
-            "`processing_error`."
+            "`processing_error`. Risk engine: 4100000000000019 and 4000000000004954 are blocked (402, decline code "
+            "`fraudulent`); 4000000000009235 is held in `requires_review` (201). Every payment shows its `risk`."
         ),
         request=PaymentCreateInputSerializer,
         responses={

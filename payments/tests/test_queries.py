@@ -26,8 +26,25 @@ from .factories import card_data, make_payment
 
 pytestmark = pytest.mark.django_db
 
-CREATE_WITH_KEY_MAX = 16
-CREATE_WITHOUT_KEY_MAX = 12
+# Events (merchants.services.event_publish, issue #6): payment.created, then payment.succeeded or
+# payment.authorized, 3 statements each (upsert of the sequence counter, INSERT event, SELECT the endpoints).
+EVENTS = 2 * 3
+# Risk (issue #5), database velocity backend: SELECT velocity counters, SELECT amount statistics,
+# INSERT assessment, INSERT velocity rows, UPDATE amount statistics after the approval, and the
+# assessment read by the event's payment representation. With Redis, the two velocity statements
+# become one pipelined round trip each and leave the database. These tests measure a merchant's first
+# payment, which also reads the merchant's country (then cached) and creates its amount statistics row
+# (UPDATE finding none, then SAVEPOINT + INSERT + RELEASE): 4 more; and every test starts with the risk
+# configuration marked changed (conftest.py), so lists, rules and limits are loaded once (3 SELECTs, cached after).
+RISK = 6 + 4 + 3
+# Ledger (issue #3), a capture: SELECT fee plan, UPDATE the payment's fee, then the journal entry: SAVEPOINT,
+# SELECT its key, SAVEPOINT + INSERT + RELEASE, SELECT ... FOR UPDATE of its 3 accounts, one INSERT of the
+# postings, one UPDATE of the balances, RELEASE. The first capture of a merchant in a currency also creates
+# its accounts (per account: SELECT, SAVEPOINT + INSERT + RELEASE, and one more locking SELECT): these
+# tests capture a new merchant's first payment.
+LEDGER = 11 + 3 * 4 + 1
+CREATE_WITH_KEY_MAX = 16 + EVENTS + RISK + LEDGER
+CREATE_WITHOUT_KEY_MAX = 12 + EVENTS + RISK + LEDGER
 REPLAY_MAX = 7
 LIST_MAX = 3
 

@@ -41,6 +41,8 @@ PAYMENT_EVENT_FOR = {
     PaymentStatus.CANCELED: EventType.PAYMENT_CANCELED,
     PaymentStatus.FAILED: EventType.PAYMENT_FAILED,
     PaymentStatus.REQUIRES_CAPTURE: EventType.PAYMENT_CREATED,
+    PaymentStatus.REQUIRES_REVIEW: EventType.PAYMENT_REQUIRES_REVIEW,
+    PaymentStatus.PROCESSING: EventType.PAYMENT_REVIEW_APPROVED,
 }
 
 
@@ -75,6 +77,8 @@ def payment_in(merchant, status) -> Payment:
         payment = make_payment(merchant, capture=True)
     elif status == PaymentStatus.FAILED:
         payment = make_payment(merchant, number=DECLINED)
+    elif status == PaymentStatus.REQUIRES_REVIEW:  # the risk engine's elevated-risk test card (issue #5)
+        payment = make_payment(merchant, number="4000000000009235")
     elif status == PaymentStatus.CANCELED:
         payment = make_payment(merchant, capture=False)
         payment = services.payment_cancel(merchant_id=merchant.pk, livemode=False, payment_id=payment.pk)

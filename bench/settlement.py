@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""`make bench` (settlement): settle 1,000,000 captured payments of 100 merchants on PostgreSQL.
+
+Creates a dedicated database (payments_bench_settlement), migrates it, generates the payments
+set-based (INSERT ... SELECT generate_series) with their fees, books each merchant's captures in
+the ledger as one balanced entry per merchant (set-based, so the pending balances are real), then
+times `payments.settlement.settlement_run` over all of them and, in the same run, a reference: a
+single raw SQL statement computing the same per-merchant totals. Prints payments settled per
+second and the ratio reference time / settlement time. The database is dropped at the end.
+
+Knobs: BENCH_PAYMENTS (1000000), BENCH_MERCHANTS (100), BENCH_DB_URL (postgres://postgres@127.0.0.1:5432).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = os.environ.get("BENCH_DB_URL", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "payments_bench_settlement"
+PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "1000000"))
+MERCHANTS = int(os.environ.get("BENCH_MERCHANTS", "100"))
+TARGET_RATE, TARGET_RATIO = 50_000, 0.5
+
+
+def log(msg):
+    print(f"[bench:settlement] {msg}", flush=True)
+
+
+def admin_sql(sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def main() -> int:
+    admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME}")
+    admin_sql(f"CREATE DATABASE {DB_NAME}")
+    try:
+        os.environ["DATABASE_URL"] = f"{SERVER}/{DB_NAME}"
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        os.environ["LOG_LEVEL"] = "WARNING"
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+        sys.path.insert(0, str(ROOT))
+        import django
+
+        django.setup()
+        return run()
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        log(f"dropped {DB_NAME}")
+
+
+def run() -> int:
+    from django.db import connection, transaction
+
+    from ledger import services as ledger
+    from ledger.constants import AccountPurpose, EntryType
+    from ledger.services import Line
+    from merchants.fees import fee_plan_set
+    from merchants.tests.factories import MerchantFactory
+    from payments.models import Payment, SettlementLine
+    from payments.settlement import settlement_run
+    from payments.tests.factories import make_payment
+
+    log(f"generating {PAYMENTS:,} captured payments across {MERCHANTS} merchants ...")
+    t0 = time.perf_counter()
+    merchants = [MerchantFactory(name=f"bench {i:03d}", payout_iban="DE89370400440532013000") for i in range(MERCHANTS)]
+    for m in merchants:
+        fee_plan_set(merchant_id=m.pk, currency="EUR", percent_bps=140, fixed_amount=25)
+    template = make_payment(merchants[0], amount=1000)  # a real payment: its card and columns are the template
+    fields = [f.column for f in Payment._meta.concrete_fields]
+    override = {
+        "id": "'pay_B' || lpad(g::text, 21, '0')",
+        "merchant_id": f"(m.ids)[1 + g %% {MERCHANTS}]",
+        "amount": "a.amount", "amount_captured": "a.amount", "amount_capturable": "0", "amount_refunded": "0",
+        "fee": "LEAST(a.amount, (a.amount * 140 * 2 + 10000) / 20000 + 25)",
+        "captured_at": "now() - interval '1 hour'", "created": "now() - interval '1 hour'",
+        "updated": "now() - interval '1 hour'", "idempotency_key": "''",
+    }
+    select = ", ".join(override.get(c, f"t.{c}") for c in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            INSERT INTO payments_payment ({", ".join(fields)})
+            SELECT {select}
+            FROM generate_series(1, %s) AS g
+            CROSS JOIN LATERAL (SELECT (100 + (g::bigint * 7919) %% 50000)::bigint AS amount) a
+            CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM merchants_merchant WHERE name LIKE 'bench %%') m
+            CROSS JOIN (SELECT * FROM payments_payment WHERE id = %s) t""", [PAYMENTS, template.pk])
+        cursor.execute("ANALYZE payments_payment")
+        totals = list(_per_merchant(cursor))
+    with transaction.atomic():  # the captures in the ledger, one balanced entry per merchant
+        for merchant_id, _count, gross, fees, _net in totals:
+            ledger.entry_post(key=f"bench:captures:{merchant_id}", type=EntryType.PAYMENT, currency="EUR",
+                              livemode=False, merchant_id=merchant_id, amount=gross, fee=fees,
+                              lines=[Line(AccountPurpose.SCHEME_RECEIVABLE, gross),
+                                     Line(AccountPurpose.MERCHANT_PENDING, -(gross - fees), merchant_id),
+                                     Line(AccountPurpose.FEE_REVENUE, -fees)])
+    count = sum(t[1] for t in totals)
+    log(f"generated {count:,} payments in {time.perf_counter() - t0:.1f} s")
+
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        reference = {row[0]: row[1:] for row in _per_merchant(cursor)}
+    reference_s = time.perf_counter() - t0
+
+    period = date(2030, 1, 1)
+    t0 = time.perf_counter()
+    ids = settlement_run(period=period, cutoff=datetime.now(UTC) + timedelta(seconds=1))
+    settle_s = time.perf_counter() - t0
+
+    from payments.models import Settlement
+
+    settled = {s.merchant_id: (s.payment_count, s.gross, s.fees, s.net) for s in Settlement.objects.filter(pk__in=ids)}
+    assert settled == reference, "settlement totals differ from the reference"
+    assert SettlementLine.objects.count() == count
+    rate = count / settle_s
+    ratio = reference_s / settle_s
+    print(f"payments settled:       {count:,} in {len(ids)} batches")
+    print(f"settlement:             {settle_s:.2f} s  ({rate:,.0f} payments/s)")
+    print(f"reference (1 SQL agg):  {reference_s:.2f} s  ({count / reference_s:,.0f} payments/s)")
+    print(f"ratio reference/settle: {ratio:.3f}")
+    print(f"targets: >= {TARGET_RATE:,} payments/s: {'met' if rate >= TARGET_RATE else 'MISSED'}; "
+          f"ratio >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}")
+    return 0
+
+
+def _per_merchant(cursor):
+    cursor.execute("""SELECT merchant_id, COUNT(*), SUM(amount_captured), SUM(fee), SUM(amount_captured - fee)
+                      FROM payments_payment WHERE amount_captured > 0 AND captured_at < now()
+                      GROUP BY merchant_id""")
+    return cursor.fetchall()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

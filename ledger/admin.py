@@ -1,0 +1,46 @@
+"""Back office for the ledger: everything read-only (postings are immutable; corrections are
+reversing entries posted by services). Verification runs show whether the invariants hold."""
+
+from django.contrib import admin
+
+from core.admin import ReadOnlyAdmin, ReadOnlyInline, money_display
+
+from .models import Account, JournalEntry, Posting, VerificationRun
+
+
+class PostingInline(ReadOnlyInline):
+    model = Posting
+    fields = ("account", "amount", "currency")
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ("id", "purpose", "type", "merchant", "currency", "livemode", "balance_display", "allow_negative")
+    list_filter = ("purpose", "type", "currency", "livemode")
+    search_fields = ("^merchant__id", "merchant__name")
+    list_select_related = ("merchant",)
+
+    @admin.display(description="balance")
+    def balance_display(self, obj):
+        return money_display(obj.balance, obj.currency)
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdmin):
+    list_display = ("id", "type", "key", "merchant", "amount", "fee", "net", "currency", "livemode", "created")
+    list_filter = ("type", "currency", "livemode")
+    search_fields = ("^id", "^key", "^source", "^merchant__id")
+    inlines = [PostingInline]
+
+
+@admin.register(VerificationRun)
+class VerificationRunAdmin(ReadOnlyAdmin):
+    list_display = ("created", "ok", "problem_count")
+    list_filter = ("ok",)
+    readonly_fields = ("created", "ok", "problems", "checked")
+
+    @admin.display(description="problems")
+    def problem_count(self, obj):
+        return len(obj.problems)

@@ -1,0 +1,159 @@
+"""Every write to the ledger: post a balanced entry exactly once, reverse one.
+
+`entry_post` is the only place postings are written and cached balances change. It must run
+inside the caller's transaction when the movement belongs to a state change (capture, refund,
+settlement, payout): the entry commits or rolls back with it.
+
+Concurrency: the accounts an entry touches are locked with SELECT ... FOR UPDATE in one fixed
+order (ascending id), so two entries touching the same accounts queue instead of deadlocking;
+the cached balance is updated under that lock, and an account that must not go negative refuses
+the entry (`balance_insufficient`) before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import BigIntegerField, Case, Q, Value, When
+
+from core.errors import ApplicationError
+from core.money import normalize_currency
+
+from .constants import ACCOUNT_SPECS, DEBIT_NORMAL
+from .models import Account, JournalEntry, Posting
+
+
+class LedgerError(ApplicationError):
+    code = "ledger_error"
+
+
+class InsufficientBalance(LedgerError):
+    code = "balance_insufficient"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One posting to be: `amount` is debit positive, credit negative."""
+
+    purpose: str
+    amount: int
+    merchant_id: str | None = None
+
+
+def account_get_or_create(*, purpose: str, currency: str, livemode: bool, merchant_id: str | None = None) -> Account:
+    account_type, per_merchant, allow_negative = ACCOUNT_SPECS[purpose]
+    if per_merchant != (merchant_id is not None):
+        raise LedgerError(f"Account {purpose} {'needs' if per_merchant else 'takes no'} merchant.")
+    currency = normalize_currency(currency)
+    lookup = {"purpose": purpose, "currency": currency, "livemode": livemode, "merchant_id": merchant_id}
+    account = Account.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(type=account_type, allow_negative=allow_negative, **lookup)
+    except IntegrityError:  # created concurrently
+        return Account.objects.get(**lookup)
+
+
+def _lock_accounts(lines: list[Line], *, currency: str, livemode: bool) -> dict[tuple, Account]:
+    """{(purpose, merchant_id): account} for the lines, locked FOR UPDATE in ascending id order (one
+    SELECT; accounts seen for the first time are created, then the lock is taken)."""
+    wanted = {(line.purpose, line.merchant_id) for line in lines}
+    query = Q()
+    for purpose, merchant_id in wanted:
+        query |= Q(purpose=purpose, merchant_id=merchant_id)
+    for attempt in range(2):
+        found = {(a.purpose, a.merchant_id): a for a in Account.objects.select_for_update()
+                 .filter(query, currency=currency, livemode=livemode).order_by("pk")}
+        if len(found) == len(wanted) or attempt:
+            return found
+        for purpose, merchant_id in wanted - set(found):
+            account_get_or_create(purpose=purpose, currency=currency, livemode=livemode, merchant_id=merchant_id)
+    return found
+
+
+def _signed_to_normal(account: Account, amount: int) -> int:
+    return amount if account.type in DEBIT_NORMAL else -amount
+
+
+def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: list[Line],
+               merchant_id: str | None = None, source: str = "", amount: int = 0, fee: int = 0,
+               reverses: JournalEntry | None = None, description: str = "") -> JournalEntry:
+    """Post a balanced entry exactly once per `key` (a second call returns the first entry).
+
+    Raises LedgerError if the lines do not balance, InsufficientBalance if an account that must
+    not go negative would.
+    """
+    currency = normalize_currency(currency)
+    lines = [line for line in lines if line.amount != 0]
+    if len(lines) < 2:
+        raise LedgerError("A journal entry needs at least two non-zero postings.")
+    if sum(line.amount for line in lines) != 0:
+        raise LedgerError(f"Unbalanced journal entry {key}: postings sum to {sum(line.amount for line in lines)}.")
+    with transaction.atomic():
+        existing = JournalEntry.objects.filter(key=key).first()
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():
+                entry = JournalEntry.objects.create(
+                    key=key, type=type, currency=currency, livemode=livemode, merchant_id=merchant_id, source=source,
+                    amount=amount, fee=fee, net=amount - fee, reverses=reverses, description=description[:200])
+        except IntegrityError:  # the same key posted concurrently: that one is the entry
+            return JournalEntry.objects.get(key=key)
+        # Lock in ascending id order: every poster takes the same order, so no deadlock.
+        accounts = _lock_accounts(lines, currency=currency, livemode=livemode)
+        locked = {a.pk: a for a in accounts.values()}
+        ids = sorted(locked)
+        delta: dict[int, int] = defaultdict(int)
+        for line in lines:
+            delta[accounts[(line.purpose, line.merchant_id)].pk] += line.amount
+        for pk in ids:
+            account = locked[pk]
+            new_balance = account.balance + _signed_to_normal(account, delta[pk])
+            if new_balance < 0 and not account.allow_negative:
+                raise InsufficientBalance(
+                    f"The {account.get_purpose_display().split(' (')[0].lower()} balance ({account.balance} "
+                    f"{currency}) cannot cover {abs(delta[pk])} {currency}.",
+                    extra={"account": account.purpose},
+                )
+            account.balance = new_balance
+        Posting.objects.bulk_create([
+            Posting(entry=entry, account=accounts[(line.purpose, line.merchant_id)], amount=line.amount,
+                    currency=currency)
+            for line in lines
+        ])
+        Account.objects.filter(pk__in=ids).update(balance=Case(
+            *[When(pk=pk, then=Value(locked[pk].balance)) for pk in ids], output_field=BigIntegerField()))
+    return entry
+
+
+def entry_reverse(*, entry: JournalEntry, key: str, type: str, description: str = "") -> JournalEntry:
+    """Post the mirror image of `entry` (every posting negated), exactly once per `key`."""
+    postings = list(entry.postings.select_related("account"))
+    lines = [Line(purpose=p.account.purpose, amount=-p.amount, merchant_id=p.account.merchant_id) for p in postings]
+    return entry_post(key=key, type=type, currency=entry.currency, livemode=entry.livemode, lines=lines,
+                      merchant_id=entry.merchant_id, source=entry.source, amount=-entry.amount, fee=-entry.fee,
+                      reverses=entry, description=description or f"Reverses {entry.id}")
+
+
+def verification_record(*, problems: list[str], checked: dict):
+    """Store one run of the invariant checks (shown in the admin) and log a break loudly."""
+    import logging
+
+    from .models import VerificationRun
+
+    logger = logging.getLogger("ledger.verify")
+    run = VerificationRun.objects.create(ok=not problems, problems=problems[:200], checked=checked)
+    if problems:
+        logger.error("LEDGER INVARIANTS BROKEN (%d): %s", len(problems), "; ".join(problems[:20]))
+    else:
+        logger.info("ledger verified: %s", checked)
+    return run
+
+
+def entry_get(*, key: str) -> JournalEntry | None:
+    return JournalEntry.objects.filter(key=key).first()

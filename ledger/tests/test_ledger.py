@@ -1,0 +1,104 @@
+"""The ledger on its own: balanced entries, exactly once, no negative balances, immutable postings."""
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from ledger import selectors, services
+from ledger.constants import AccountPurpose as P
+from ledger.constants import EntryType
+from ledger.models import Account, Posting
+from ledger.services import InsufficientBalance, LedgerError, Line
+
+pytestmark = pytest.mark.django_db
+
+
+def capture(merchant, key="capture:pay_1", gross=1000, fee=39):
+    return services.entry_post(key=key, type=EntryType.PAYMENT, currency="EUR", livemode=False,
+                               merchant_id=merchant.pk, source="pay_1", amount=gross, fee=fee,
+                               lines=[Line(P.SCHEME_RECEIVABLE, gross),
+                                      Line(P.MERCHANT_PENDING, -(gross - fee), merchant.pk),
+                                      Line(P.FEE_REVENUE, -fee)])
+
+
+def test_entry_updates_cached_balances_on_the_normal_side(merchant):
+    entry = capture(merchant)
+    assert entry.id.startswith("txn_") and entry.net == 961
+    assert selectors.balances_for_merchant(merchant_id=merchant.pk, livemode=False) == {
+        "EUR": {"available": 0, "pending": 961}}
+    assert selectors.account_balance(purpose=P.SCHEME_RECEIVABLE, currency="EUR", livemode=False) == 1000
+    assert selectors.account_balance(purpose=P.FEE_REVENUE, currency="EUR", livemode=False) == 39
+    assert selectors.ledger_problems() == []
+
+
+def test_same_key_posts_once(merchant):
+    first, second = capture(merchant), capture(merchant)
+    assert first.pk == second.pk
+    assert Posting.objects.count() == 3
+    assert selectors.balances_for_merchant(merchant_id=merchant.pk, livemode=False)["EUR"]["pending"] == 961
+
+
+def test_unbalanced_entry_is_refused_in_code(merchant):
+    with pytest.raises(LedgerError, match="Unbalanced"):
+        services.entry_post(key="x", type=EntryType.PAYMENT, currency="EUR", livemode=False,
+                            lines=[Line(P.SCHEME_RECEIVABLE, 100), Line(P.FEE_REVENUE, -99)])
+    assert Posting.objects.count() == 0
+
+
+def test_available_balance_cannot_go_negative(merchant):
+    with pytest.raises(InsufficientBalance) as exc:
+        services.entry_post(key="refund:re_1", type=EntryType.REFUND, currency="EUR", livemode=False,
+                            merchant_id=merchant.pk, lines=[Line(P.MERCHANT_AVAILABLE, 100, merchant.pk),
+                                                            Line(P.SCHEME_RECEIVABLE, -100)])
+    assert exc.value.code == "balance_insufficient"
+    assert "cannot cover 100 EUR" in exc.value.message
+    assert Posting.objects.count() == 0
+
+
+def test_reversal_restores_balances_and_links_the_entry(merchant):
+    entry = capture(merchant)
+    reversal = services.entry_reverse(entry=entry, key="reverse:1", type=EntryType.PAYOUT_FAILURE)
+    assert reversal.reverses_id == entry.pk and reversal.amount == -1000
+    assert selectors.balances_for_merchant(merchant_id=merchant.pk, livemode=False)["EUR"]["pending"] == 0
+    assert selectors.ledger_problems() == []
+
+
+def test_verify_finds_a_tampered_cached_balance(merchant):
+    capture(merchant)
+    Account.objects.filter(purpose=P.MERCHANT_PENDING).update(balance=5)
+    problems = selectors.ledger_problems()
+    assert any("cached balance 5 != sum of postings 961" in p for p in problems)
+
+
+def test_accounts_must_match_their_ownership(merchant):
+    with pytest.raises(LedgerError):
+        services.account_get_or_create(purpose=P.MERCHANT_PENDING, currency="EUR", livemode=False)
+    with pytest.raises(LedgerError):
+        services.account_get_or_create(purpose=P.FEE_REVENUE, currency="EUR", livemode=False, merchant_id=merchant.pk)
+
+
+def test_database_refuses_a_negative_non_negative_account(merchant):
+    account = services.account_get_or_create(purpose=P.MERCHANT_AVAILABLE, currency="EUR", livemode=False,
+                                             merchant_id=merchant.pk)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Account.objects.filter(pk=account.pk).update(balance=-1)
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_updating_or_deleting_a_posting(merchant):
+    capture(merchant)
+    posting = Posting.objects.first()
+    for statement in ("UPDATE ledger_posting SET amount = amount + 1 WHERE id = %s",
+                      "DELETE FROM ledger_posting WHERE id = %s"):
+        with pytest.raises(Exception, match="immutable"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement, [posting.pk])
+    assert Posting.objects.get(pk=posting.pk).amount == posting.amount
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_refuses_an_unbalanced_entry_at_commit(merchant):
+    entry = capture(merchant)
+    account = Account.objects.get(purpose=P.FEE_REVENUE)
+    with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
+        Posting.objects.create(entry=entry, account=account, amount=-1, currency="EUR")
+    assert Posting.objects.filter(entry=entry).count() == 3

@@ -1,0 +1,272 @@
+"""Settlement and payouts: every write, set-based where it counts.
+
+`settlement_run(period=...)` settles, for every (merchant, currency, livemode), the captured
+payments and the refunds drawn on the pending balance that are not settled yet and happened before
+the cutoff. In ONE transaction, with a few SQL statements over the whole set:
+
+1. the groups with something to settle (one SELECT ... UNION), and one `open` Settlement per group
+   (UNIQUE (merchant, currency, livemode, period): a period is settled exactly once);
+2. `INSERT INTO settlementline ... SELECT` for the payments, then for the refunds (partial UNIQUE
+   indexes: an item is settled at most once, ever);
+3. one `UPDATE settlement ... FROM (SELECT ... GROUP BY settlement)` for gross, refunds, fees, net;
+4. per batch (not per payment): the carried-forward negative net, the ledger entry moving the total
+   from pending to available (and the scheme's funds into bank cash), the payout when positive,
+   and the `completed` transition with its event row.
+
+A worker killed anywhere in between rolls the whole run back (nothing `open` survives a crash) and
+the task, delivered again (`acks_late`), starts over; a run repeated after success finds the period
+settled and does nothing. A PostgreSQL advisory lock serializes concurrent runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, time
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from core.errors import NotFound, StateError
+from ledger import services as ledger
+from ledger.constants import AccountPurpose, EntryType
+from ledger.services import Line
+from merchants import selectors as merchant_selectors
+from merchants.iban import iban_is_valid
+
+from .constants import (
+    PAYOUT_TRANSITIONS,
+    SETTLEMENT_TRANSITIONS,
+    PayoutStatus,
+    SettlementStatus,
+)
+from .models import Payout, PayoutEvent, Settlement, SettlementEvent
+
+logger = logging.getLogger(__name__)
+
+_ADVISORY_LOCK_KEY = 3_000_003  # settlement runs, one at a time
+
+
+def _checkpoint(stage: str) -> None:
+    """A named point inside the run's transaction (the worker-kill test stops a process here)."""
+
+
+def default_cutoff(period: date) -> datetime:
+    return datetime.combine(period, time(settings.SETTLEMENT_CUTOFF_HOUR, settings.SETTLEMENT_CUTOFF_MINUTE), UTC)
+
+
+def _execute(sql: str, params=()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _fetch(sql: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+_UNSETTLED_PAYMENTS = """
+    p.amount_captured > 0 AND p.captured_at < %s
+    AND NOT EXISTS (SELECT 1 FROM payments_settlementline l WHERE l.payment_id = p.id AND l.type = 'payment')
+"""
+_UNSETTLED_REFUNDS = """
+    r.status = 'succeeded' AND r.funded_from = 'pending' AND r.updated < %s
+    AND NOT EXISTS (SELECT 1 FROM payments_settlementline l WHERE l.refund_id = r.id)
+"""
+
+
+def settlement_run(*, period: date, cutoff: datetime | None = None, actor: str = "system:settlement") -> list[str]:
+    """Settle everything due up to `cutoff` (default: the period's cutoff time). Returns the new settlement ids."""
+    cutoff = cutoff or default_cutoff(period)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            _execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
+        groups = _fetch(
+            "SELECT DISTINCT p.merchant_id, p.currency, p.livemode FROM payments_payment p WHERE "  # noqa: S608
+            + _UNSETTLED_PAYMENTS + " UNION SELECT DISTINCT r.merchant_id, r.currency, r.livemode "
+            "FROM payments_refund r WHERE " + _UNSETTLED_REFUNDS, [cutoff, cutoff])
+        done = set(Settlement.objects.filter(period=period).values_list("merchant_id", "currency", "livemode"))
+        new = [Settlement(merchant_id=m, currency=c, livemode=bool(lm), period=period, cutoff=cutoff,
+                          status=SettlementStatus.OPEN)
+               for m, c, lm in groups if (m, c, bool(lm)) not in done]
+        if not new:
+            return []
+        Settlement.objects.bulk_create(new)
+        _checkpoint("settlements_created")
+        _execute(f"""
+            INSERT INTO payments_settlementline (settlement_id, type, payment_id, refund_id, gross, fee, net, currency,
+                                                 occurred_at)
+            SELECT s.id, 'payment', p.id, NULL, p.amount_captured, p.fee, p.amount_captured - p.fee, p.currency,
+                   p.captured_at
+            FROM payments_payment p JOIN payments_settlement s
+              ON s.merchant_id = p.merchant_id AND s.currency = p.currency AND s.livemode = p.livemode
+            WHERE s.period = %s AND s.status = 'open' AND {_UNSETTLED_PAYMENTS}""", [period, cutoff])  # noqa: S608
+        _execute(f"""
+            INSERT INTO payments_settlementline (settlement_id, type, payment_id, refund_id, gross, fee, net, currency,
+                                                 occurred_at)
+            SELECT s.id, 'refund', r.payment_id, r.id, -r.amount, 0, -r.amount, r.currency, r.updated
+            FROM payments_refund r JOIN payments_settlement s
+              ON s.merchant_id = r.merchant_id AND s.currency = r.currency AND s.livemode = r.livemode
+            WHERE s.period = %s AND s.status = 'open' AND {_UNSETTLED_REFUNDS}""", [period, cutoff])  # noqa: S608
+        _checkpoint("lines_inserted")
+        _execute("""
+            UPDATE payments_settlement SET payment_count = a.pc, refund_count = a.rc, gross = a.g, refunds = a.r,
+                   fees = a.f, net = a.n, total = a.n + payments_settlement.carried_in
+            FROM (SELECT l.settlement_id AS sid,
+                         SUM(CASE WHEN l.type = 'payment' THEN 1 ELSE 0 END) AS pc,
+                         SUM(CASE WHEN l.type = 'refund' THEN 1 ELSE 0 END) AS rc,
+                         SUM(CASE WHEN l.type = 'payment' THEN l.gross ELSE 0 END) AS g,
+                         -SUM(CASE WHEN l.type = 'refund' THEN l.gross ELSE 0 END) AS r,
+                         SUM(l.fee) AS f, SUM(l.net) AS n
+                  FROM payments_settlementline l JOIN payments_settlement s2 ON s2.id = l.settlement_id
+                  WHERE s2.period = %s AND s2.status = 'open' GROUP BY l.settlement_id) a
+            WHERE payments_settlement.id = a.sid""", [period])
+        _checkpoint("totals_updated")
+        ids = []
+        for stl in Settlement.objects.select_for_update().filter(period=period, status=SettlementStatus.OPEN) \
+                .order_by("pk"):
+            _settlement_complete(stl, actor=actor)
+            ids.append(stl.pk)
+        _checkpoint("completed")
+    logger.info("settled %d batch(es) for %s (cutoff %s)", len(ids), period, cutoff.isoformat())
+    return ids
+
+
+def _settlement_complete(stl: Settlement, *, actor: str) -> None:
+    """Carry, ledger, payout, status: per batch, inside the run's transaction."""
+    previous = (Settlement.objects.filter(merchant_id=stl.merchant_id, currency=stl.currency, livemode=stl.livemode,
+                                          status=SettlementStatus.COMPLETED, carried_forward__lt=0,
+                                          carried_to__isnull=True)
+                .exclude(pk=stl.pk).order_by("-period").first())
+    if previous is not None:
+        stl.carried_in, stl.carried_from = previous.carried_forward, previous
+    stl.total = stl.net + stl.carried_in
+    stl.carried_forward = min(stl.total, 0)
+    lines = []
+    if stl.total > 0:
+        lines += [Line(AccountPurpose.MERCHANT_PENDING, stl.total, stl.merchant_id),
+                  Line(AccountPurpose.MERCHANT_AVAILABLE, -stl.total, stl.merchant_id)]
+    funded = stl.gross - stl.refunds  # the schemes pay the bank captures less refunds
+    if funded:
+        lines += [Line(AccountPurpose.BANK_CASH, funded), Line(AccountPurpose.SCHEME_RECEIVABLE, -funded)]
+    if lines:
+        ledger.entry_post(key=f"settlement:{stl.pk}", type=EntryType.SETTLEMENT, currency=stl.currency,
+                          livemode=stl.livemode, merchant_id=stl.merchant_id, source=stl.pk,
+                          amount=max(stl.total, 0), lines=lines)
+    _settlement_transition(stl, to_status=SettlementStatus.COMPLETED, actor=actor,
+                           fields=["carried_in", "carried_from", "total", "carried_forward"])
+    if stl.total > 0:
+        _payout_create(stl, actor=actor)
+
+
+def _settlement_transition(stl: Settlement, *, to_status: str, actor: str, fields=()) -> None:
+    if to_status not in SETTLEMENT_TRANSITIONS.get(stl.status, set()):
+        raise StateError(f"This settlement is {stl.status}; it cannot become {to_status}.",
+                         code="settlement_unexpected_state")
+    from_status, stl.status = stl.status, to_status
+    stl.save(update_fields=["status", "updated", *fields])
+    SettlementEvent.objects.create(settlement=stl, type="settlement.created", from_status=from_status,
+                                   to_status=to_status, actor=actor)
+    _publish("settlement.created", stl)
+
+
+# --- Payouts -------------------------------------------------------------------------------------
+
+
+def _payout_create(stl: Settlement, *, actor: str) -> Payout:
+    merchant = merchant_selectors.merchant_get(merchant_id=stl.merchant_id)
+    iban = (merchant.payout_iban if merchant else "") or ""
+    payout = Payout.objects.create(settlement=stl, merchant_id=stl.merchant_id, livemode=stl.livemode,
+                                   amount=stl.total, currency=stl.currency, status=PayoutStatus.PENDING,
+                                   iban_last4=iban[-4:])
+    PayoutEvent.objects.create(payout=payout, type="payout.created", to_status=PayoutStatus.PENDING, actor=actor)
+    ledger.entry_post(key=f"payout:{payout.pk}", type=EntryType.PAYOUT, currency=payout.currency,
+                      livemode=payout.livemode, merchant_id=payout.merchant_id, source=payout.pk, amount=-payout.amount,
+                      lines=[Line(AccountPurpose.MERCHANT_AVAILABLE, payout.amount, payout.merchant_id),
+                             Line(AccountPurpose.PAYOUT_CLEARING, -payout.amount)])
+    _publish("payout.created", payout)
+    return payout
+
+
+def payout_transition(*, payout_id: str, to_status: str, failure_code: str = "", bank_reference: str = "",
+                      actor: str = "") -> Payout:
+    """The one place a payout's status changes: lock, check the table, write, event, ledger.
+
+    paid: the payout clearing account is settled against bank cash. failed: the payout's entry is
+    reversed, so the money is back in the merchant's available balance.
+    """
+    with transaction.atomic():
+        payout = Payout.objects.select_for_update().filter(pk=payout_id).first()
+        if payout is None:
+            raise NotFound("No such payout.", param="id")
+        if to_status not in PAYOUT_TRANSITIONS.get(payout.status, set()):
+            raise StateError(f"This payout is {payout.status}; it cannot become {to_status}.",
+                             code="payout_unexpected_state")
+        from_status, payout.status = payout.status, to_status
+        payout.failure_code = failure_code if to_status == PayoutStatus.FAILED else ""
+        if bank_reference:
+            payout.bank_reference = bank_reference
+        if to_status == PayoutStatus.PAID:
+            payout.arrival_date = datetime.now(UTC).date()
+        payout.save(update_fields=["status", "failure_code", "bank_reference", "arrival_date", "updated"])
+        PayoutEvent.objects.create(payout=payout, type=f"payout.{to_status}", from_status=from_status,
+                                   to_status=to_status, failure_code=payout.failure_code, actor=actor)
+        if to_status == PayoutStatus.PAID:
+            ledger.entry_post(key=f"payout_paid:{payout.pk}", type=EntryType.PAYOUT_PAID, currency=payout.currency,
+                              livemode=payout.livemode, source=payout.pk,
+                              lines=[Line(AccountPurpose.PAYOUT_CLEARING, payout.amount),
+                                     Line(AccountPurpose.BANK_CASH, -payout.amount)])
+        elif to_status == PayoutStatus.FAILED:
+            entry = ledger.entry_get(key=f"payout:{payout.pk}")
+            ledger.entry_reverse(entry=entry, key=f"payout_failure:{payout.pk}", type=EntryType.PAYOUT_FAILURE,
+                                 description=f"Payout failed: {failure_code or 'unknown'}")
+        if to_status in (PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.IN_TRANSIT):
+            _publish(f"payout.{to_status}", payout)
+    return payout
+
+
+def payouts_send(*, limit: int = 500) -> dict[str, int]:
+    """Send pending payouts to the bank (in_transit), or fail those without a valid bank account.
+
+    The bank transfer itself is simulated: test-mode payouts already in transit are marked paid on
+    the next run; live-mode ones wait for the bank's answer (admin actions: mark paid / failed).
+    """
+    counts = {"in_transit": 0, "failed": 0, "paid": 0}
+    for payout in Payout.objects.filter(status=PayoutStatus.IN_TRANSIT, livemode=False).order_by("pk")[:limit]:
+        _try(payout_transition, payout_id=payout.pk, to_status=PayoutStatus.PAID, actor="system:bank-simulator")
+        counts["paid"] += 1
+    for payout in Payout.objects.filter(status=PayoutStatus.PENDING).select_related("merchant").order_by("pk")[:limit]:
+        if iban_is_valid(payout.merchant.payout_iban):
+            _try(payout_transition, payout_id=payout.pk, to_status=PayoutStatus.IN_TRANSIT,
+                 bank_reference=f"sct_{payout.pk[3:]}", actor="system:payouts")
+            counts["in_transit"] += 1
+        else:
+            _try(payout_transition, payout_id=payout.pk, to_status=PayoutStatus.FAILED,
+                 failure_code="no_bank_account", actor="system:payouts")
+            counts["failed"] += 1
+    return counts
+
+
+def _try(fn, **kwargs):
+    try:
+        return fn(**kwargs)
+    except StateError:  # another worker moved it first
+        return None
+
+
+# --- Events (issue #6's outbox) ------------------------------------------------------------------
+
+
+def _publish(event_type: str, obj) -> None:
+    """Publish through the events outbox (merchants.services.event_publish), in the same transaction as
+    the change, with the object as the API shows it. The SettlementEvent / PayoutEvent rows are the
+    append-only record of the state change itself."""
+    from merchants.services import event_publish
+
+    from .api.settlement_serializers import PayoutSerializer, SettlementSerializer
+
+    is_settlement = isinstance(obj, Settlement)
+    data = dict((SettlementSerializer if is_settlement else PayoutSerializer)(obj).data)
+    event_publish(merchant_id=obj.merchant_id, livemode=obj.livemode, type=event_type,
+                  object_type="settlement" if is_settlement else "payout", object_id=obj.pk, data=data)

@@ -1,0 +1,101 @@
+"""Every money invariant, checked over the whole database with aggregate queries.
+
+Ledger: every entry balances per currency, cached balances equal the sum of postings, no
+must-not-go-negative account is negative (ledger.selectors.ledger_problems). Payments:
+refunded <= captured <= authorized; every captured payment has exactly its capture entry; every
+settlement equals the sum of its lines; each merchant's pending and available balances equal
+what the payments, refunds, settlements and payouts say they should be.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db import connection
+
+from ledger import selectors as ledger_selectors
+from ledger import services as ledger_services
+from ledger.constants import AccountPurpose
+
+
+def _rows(sql: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def payment_problems(limit: int = 50) -> list[str]:
+    problems = []
+    for pid, amount, captured, refunded in _rows(
+        "SELECT id, amount, amount_captured, amount_refunded FROM payments_payment "
+        "WHERE amount_refunded > amount_captured OR amount_captured > amount OR amount_refunded < 0 LIMIT %s",
+        [limit]):
+        problems.append(f"payment {pid}: refunded {refunded} <= captured {captured} <= authorized {amount} broken")
+    for pid, captured, booked in _rows(
+        "SELECT p.id, p.amount_captured, e.amount FROM payments_payment p LEFT JOIN ledger_journalentry e "
+        "ON e.key = 'capture:' || p.id WHERE (p.amount_captured > 0 AND (e.id IS NULL OR e.amount <> p.amount_captured"
+        " OR e.fee <> p.fee)) OR (p.amount_captured = 0 AND e.id IS NOT NULL) LIMIT %s", [limit]):
+        problems.append(f"payment {pid}: captured {captured} but the ledger booked {booked}")
+    for sid, field, stored, summed in _rows("""
+        SELECT s.id, 'net', s.net, COALESCE(SUM(l.net), 0) FROM payments_settlement s
+          LEFT JOIN payments_settlementline l ON l.settlement_id = s.id WHERE s.status = 'completed'
+          GROUP BY s.id, s.net, s.gross, s.fees, s.refunds, s.payment_count, s.refund_count
+          HAVING s.net <> COALESCE(SUM(l.net), 0)
+              OR s.gross <> COALESCE(SUM(CASE WHEN l.type = 'payment' THEN l.gross ELSE 0 END), 0)
+              OR s.fees <> COALESCE(SUM(l.fee), 0)
+              OR s.refunds <> -COALESCE(SUM(CASE WHEN l.type = 'refund' THEN l.gross ELSE 0 END), 0)
+              OR s.payment_count + s.refund_count <> COUNT(l.id)
+          LIMIT %s""", [limit]):
+        problems.append(f"settlement {sid}: {field} {stored} != sum of its lines {summed}")
+    for line_id, in _rows(
+        "SELECT l.id FROM payments_settlementline l LEFT JOIN payments_payment p ON p.id = l.payment_id "
+        "LEFT JOIN payments_refund r ON r.id = l.refund_id WHERE p.id IS NULL OR (l.refund_id IS NOT NULL AND "
+        "(r.id IS NULL OR r.payment_id <> l.payment_id)) LIMIT %s", [limit]):
+        problems.append(f"settlement line {line_id} points at a missing payment or refund")
+    for sid, in _rows("SELECT id FROM payments_settlement WHERE status <> 'completed' LIMIT %s", [limit]):
+        problems.append(f"settlement {sid} is not completed (a run died half-way?)")
+    problems += _balance_problems()
+    return problems
+
+
+def _balance_problems() -> list[str]:
+    """Pending and available balances per (merchant, currency, mode) against the business records."""
+    expected: dict[tuple, dict[str, int]] = defaultdict(lambda: {"pending": 0, "available": 0})
+
+    def add(rows, slot, sign=1):
+        for merchant_id, currency, livemode, total in rows:
+            expected[(merchant_id, currency, bool(livemode))][slot] += sign * int(total or 0)
+
+    add(_rows("SELECT p.merchant_id, p.currency, p.livemode, SUM(p.amount_captured - p.fee) FROM payments_payment p "
+              "WHERE p.amount_captured > 0 AND NOT EXISTS (SELECT 1 FROM payments_settlementline l "
+              "WHERE l.payment_id = p.id AND l.type = 'payment') GROUP BY 1, 2, 3"), "pending")
+    add(_rows("SELECT r.merchant_id, r.currency, r.livemode, SUM(r.amount) FROM payments_refund r "
+              "WHERE r.funded_from = 'pending' AND r.status <> 'failed' AND NOT EXISTS "
+              "(SELECT 1 FROM payments_settlementline l WHERE l.refund_id = r.id) GROUP BY 1, 2, 3"), "pending", -1)
+    add(_rows("SELECT s.merchant_id, s.currency, s.livemode, SUM(s.carried_forward) FROM payments_settlement s "
+              "WHERE s.carried_forward < 0 AND NOT EXISTS (SELECT 1 FROM payments_settlement n "
+              "WHERE n.carried_from_id = s.id) GROUP BY 1, 2, 3"), "pending")
+    add(_rows("SELECT s.merchant_id, s.currency, s.livemode, SUM(s.total) FROM payments_settlement s "
+              "WHERE s.total > 0 GROUP BY 1, 2, 3"), "available")
+    add(_rows("SELECT o.merchant_id, o.currency, o.livemode, SUM(o.amount) FROM payments_payout o "
+              "WHERE o.status <> 'failed' GROUP BY 1, 2, 3"), "available", -1)
+    add(_rows("SELECT r.merchant_id, r.currency, r.livemode, SUM(r.amount) FROM payments_refund r "
+              "WHERE r.funded_from = 'available' AND r.status <> 'failed' GROUP BY 1, 2, 3"), "available", -1)
+    for merchant_id, currency, livemode, purpose, balance in _rows(
+            "SELECT merchant_id, currency, livemode, purpose, balance FROM ledger_account "
+            "WHERE merchant_id IS NOT NULL"):
+        slot = "pending" if purpose == AccountPurpose.MERCHANT_PENDING else "available"
+        expected[(merchant_id, currency, bool(livemode))][slot] -= balance
+    return [f"merchant {m} {c} {'live' if lm else 'test'}: {slot} balance is off by {-diff} from the records"
+            for (m, c, lm), slots in expected.items() for slot, diff in slots.items() if diff != 0]
+
+
+def verify_all(*, record: bool = True) -> list[str]:
+    """Run every check; record the run (admin) and log loudly on a break. Returns the problems."""
+    problems = ledger_selectors.ledger_problems() + payment_problems()
+    checked = {name: _rows(f"SELECT COUNT(*) FROM {table}")[0][0] for name, table in (  # noqa: S608
+        ("entries", "ledger_journalentry"), ("postings", "ledger_posting"), ("accounts", "ledger_account"),
+        ("payments", "payments_payment"), ("settlements", "payments_settlement"))}
+    if record:
+        ledger_services.verification_record(problems=problems, checked=checked)
+    return problems
