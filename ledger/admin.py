@@ -6,6 +6,7 @@ from django.contrib import admin
 from core.admin import ReadOnlyAdmin, ReadOnlyInline, money_display
 
 from .models import Account, JournalEntry, Posting, VerificationRun
+from .selectors import posted_balance
 
 
 class PostingInline(ReadOnlyInline):
@@ -24,7 +25,9 @@ class AccountAdmin(ReadOnlyAdmin):
 
     @admin.display(description="balance")
     def balance_display(self, obj):
-        return money_display(obj.balance, obj.currency)
+        # Platform accounts keep no cached balance: summed here (a handful of rows).
+        balance = obj.balance if obj.merchant_id is not None else posted_balance(obj)
+        return money_display(balance, obj.currency)
 
 
 @admin.register(JournalEntry)

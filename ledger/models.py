@@ -1,8 +1,11 @@
 """Double-entry bookkeeping.
 
 - `Account`: one currency, one mode, typed (asset, liability, revenue, expense), with a purpose and
-  optionally an owner merchant. `balance` is a cache of the sum of its postings on the account's
-  normal side (a merchant's available balance of 100 is +100), kept in the transaction that posts.
+  optionally an owner merchant. A merchant account's `balance` is a cache of the sum of its postings
+  on the account's normal side (a merchant's available balance of 100 is +100), kept in the
+  transaction that posts. Platform accounts (no merchant) keep no cache (`balance` stays 0): every
+  merchant's captures touch them, and a cached balance would be one row every payment waits for;
+  their balance is the sum of their postings (ledger.selectors.account_balance).
 - `JournalEntry`: one movement of money, posted exactly once (unique `key`). An entry that touches a
   merchant's accounts is that merchant's balance transaction (`merchant`, `type`, `amount`, `fee`,
   `net`, `source`).
@@ -28,7 +31,11 @@ class Account(models.Model):
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="ledger_accounts")
     allow_negative = models.BooleanField(default=False)
-    balance = models.BigIntegerField(default=0, help_text="Cached sum of postings on the normal side (minor units)")
+    balance = models.BigIntegerField(
+        default=0,
+        help_text="Merchant accounts: cached sum of postings on the normal side (minor units). "
+        "Platform accounts: not cached (0); see account_balance",
+    )
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

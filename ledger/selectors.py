@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import Sum
 
 from .constants import DEBIT_NORMAL, AccountPurpose
 from .models import Account, JournalEntry
@@ -24,9 +25,18 @@ def balances_for_merchant(*, merchant_id: str, livemode: bool) -> dict[str, dict
 
 
 def account_balance(*, purpose: str, currency: str, livemode: bool, merchant_id: str | None = None) -> int:
+    """On the account's normal side. Merchant accounts: the cached balance; platform accounts keep none
+    (they would be a lock every capture waits for): the sum of their postings."""
     account = Account.objects.filter(purpose=purpose, currency=currency, livemode=livemode,
                                      merchant_id=merchant_id).first()
-    return account.balance if account else 0
+    if account is None:
+        return 0
+    return account.balance if account.merchant_id is not None else posted_balance(account)
+
+
+def posted_balance(account: Account) -> int:
+    total = account.postings.aggregate(s=Sum("amount"))["s"] or 0
+    return total if account.type in DEBIT_NORMAL else -total
 
 
 def entries_for_merchant(*, merchant_id: str, livemode: bool, type: str | None = None, source: str | None = None):
@@ -66,9 +76,17 @@ def ledger_problems(limit: int = 50) -> list[str]:
     for account_id, purpose, cached, actual in _rows(
         "SELECT a.id, a.purpose, a.balance, COALESCE(SUM(CASE WHEN a.type IN (%s, %s) THEN p.amount "
         "ELSE -p.amount END), 0) FROM ledger_account a LEFT JOIN ledger_posting p ON p.account_id = a.id "
+        "WHERE a.merchant_id IS NOT NULL "
         "GROUP BY a.id, a.purpose, a.balance HAVING a.balance <> COALESCE(SUM(CASE WHEN a.type IN (%s, %s) "
         "THEN p.amount ELSE -p.amount END), 0) LIMIT %s", [*debit_types, *debit_types, limit]):
         problems.append(f"account {account_id} ({purpose}): cached balance {cached} != sum of postings {actual}")
+    for account_id, purpose, actual in _rows(
+        "SELECT a.id, a.purpose, SUM(CASE WHEN a.type IN (%s, %s) THEN p.amount ELSE -p.amount END) "
+        "FROM ledger_account a JOIN ledger_posting p ON p.account_id = a.id "
+        "WHERE a.merchant_id IS NULL AND a.allow_negative = %s GROUP BY a.id, a.purpose "
+        "HAVING SUM(CASE WHEN a.type IN (%s, %s) THEN p.amount ELSE -p.amount END) < 0 LIMIT %s",
+        [*debit_types, False, *debit_types, limit]):
+        problems.append(f"account {account_id} ({purpose}) is negative: {actual}")
     for account_id, purpose, balance in _rows(
         "SELECT id, purpose, balance FROM ledger_account WHERE allow_negative = %s AND balance < 0 LIMIT %s",
         [False, limit]):

@@ -4,10 +4,13 @@
 inside the caller's transaction when the movement belongs to a state change (capture, refund,
 settlement, payout): the entry commits or rolls back with it.
 
-Concurrency: the accounts an entry touches are locked with SELECT ... FOR UPDATE in one fixed
-order (ascending id), so two entries touching the same accounts queue instead of deadlocking;
+Concurrency: the merchant accounts an entry touches are locked with SELECT ... FOR UPDATE in one
+fixed order (ascending id), so two entries touching the same accounts queue instead of deadlocking;
 the cached balance is updated under that lock, and an account that must not go negative refuses
-the entry (`balance_insufficient`) before anything is written.
+the entry (`balance_insufficient`) before anything is written. Platform accounts (fee revenue,
+scheme receivable, bank cash, payouts in transit) are touched by every merchant's movements: they
+keep no cached balance and are never locked, so they are no queue for the whole platform; their
+balance is the sum of their postings, and `ledger_verify` checks the ones that must not go negative.
 """
 
 from __future__ import annotations
@@ -58,20 +61,25 @@ def account_get_or_create(*, purpose: str, currency: str, livemode: bool, mercha
         return Account.objects.get(**lookup)
 
 
-def _lock_accounts(lines: list[Line], *, currency: str, livemode: bool) -> dict[tuple, Account]:
-    """{(purpose, merchant_id): account} for the lines, locked FOR UPDATE in ascending id order (one
-    SELECT; accounts seen for the first time are created, then the lock is taken)."""
+def _accounts_for(lines: list[Line], *, currency: str, livemode: bool) -> dict[tuple, Account]:
+    """{(purpose, merchant_id): account} for the lines, creating accounts seen for the first time.
+
+    Merchant accounts come back locked FOR UPDATE in ascending id order (every poster takes the same
+    order, so no deadlock), with their current cached balance. Platform accounts (no merchant) are not
+    locked: they hold no cached balance (see Account), so captures of different merchants never queue
+    behind one another on them."""
     wanted = {(line.purpose, line.merchant_id) for line in lines}
     query = Q()
     for purpose, merchant_id in wanted:
         query |= Q(purpose=purpose, merchant_id=merchant_id)
-    for attempt in range(2):
-        found = {(a.purpose, a.merchant_id): a for a in Account.objects.select_for_update()
-                 .filter(query, currency=currency, livemode=livemode).order_by("pk")}
-        if len(found) == len(wanted) or attempt:
-            return found
-        for purpose, merchant_id in wanted - set(found):
-            account_get_or_create(purpose=purpose, currency=currency, livemode=livemode, merchant_id=merchant_id)
+    found = {(a.purpose, a.merchant_id): a for a in Account.objects.filter(query, currency=currency, livemode=livemode)}
+    for purpose, merchant_id in wanted - set(found):
+        found[(purpose, merchant_id)] = account_get_or_create(purpose=purpose, currency=currency, livemode=livemode,
+                                                              merchant_id=merchant_id)
+    merchant_ids = sorted(a.pk for a in found.values() if a.merchant_id is not None)
+    if merchant_ids:
+        locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=merchant_ids).order_by("pk")}
+        found = {k: locked.get(a.pk, a) for k, a in found.items()}
     return found
 
 
@@ -104,13 +112,13 @@ def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: lis
                     amount=amount, fee=fee, net=amount - fee, reverses=reverses, description=description[:200])
         except IntegrityError:  # the same key posted concurrently: that one is the entry
             return JournalEntry.objects.get(key=key)
-        # Lock in ascending id order: every poster takes the same order, so no deadlock.
-        accounts = _lock_accounts(lines, currency=currency, livemode=livemode)
-        locked = {a.pk: a for a in accounts.values()}
+        accounts = _accounts_for(lines, currency=currency, livemode=livemode)
+        locked = {a.pk: a for a in accounts.values() if a.merchant_id is not None}
         ids = sorted(locked)
         delta: dict[int, int] = defaultdict(int)
         for line in lines:
-            delta[accounts[(line.purpose, line.merchant_id)].pk] += line.amount
+            if line.merchant_id is not None:
+                delta[accounts[(line.purpose, line.merchant_id)].pk] += line.amount
         for pk in ids:
             account = locked[pk]
             new_balance = account.balance + _signed_to_normal(account, delta[pk])
@@ -126,8 +134,9 @@ def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: lis
                     currency=currency)
             for line in lines
         ])
-        Account.objects.filter(pk__in=ids).update(balance=Case(
-            *[When(pk=pk, then=Value(locked[pk].balance)) for pk in ids], output_field=BigIntegerField()))
+        if ids:
+            Account.objects.filter(pk__in=ids).update(balance=Case(
+                *[When(pk=pk, then=Value(locked[pk].balance)) for pk in ids], output_field=BigIntegerField()))
     return entry
 
 

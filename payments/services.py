@@ -157,11 +157,12 @@ def payment_create(
                       currency=currency, capture=capture, description=description, metadata=metadata or {},
                       customer_email=customer_email, customer_ip=customer_ip or None, processor=processor.name,
                       status=PaymentStatus.PROCESSING, idempotency_key=idempotency_key)
-    # Risk (issue #5): assessed before the intent is recorded and before the processor is called.
-    payment.risk_assessment = _risk_assess(payment, card_facts)
     for attempt in range(2):
         try:
             with transaction.atomic():
+                # Risk (issue #5): assessed before the processor is called, stored in the same commit as the
+                # intent (a retried duplicate rolls its assessment back with it).
+                payment.risk_assessment = _risk_assess(payment, card_facts)
                 # The card is stored with its payment: one commit for both, never a card without a payment.
                 payment.card = stored if card is None else card_services.card_vault(
                     merchant_id=merchant_id, livemode=livemode, card=checked, reusable=False)
@@ -186,8 +187,9 @@ def payment_create(
     result = processor.authorize(number=number, cvc_given=cvc_given, amount=amount, currency=currency,
                                  capture=capture, reference=payment.id)
     del number
-    payment = _payment_record_authorization(payment, result)
-    risk_services.assessment_record_outcome(assessment=assessment, approved=result.approved)
+    with transaction.atomic():  # the answer and what risk learns from it: one commit
+        payment = _payment_record_authorization(payment, result)
+        risk_services.assessment_record_outcome(assessment=assessment, approved=result.approved)
     payment.risk_assessment = assessment
     return payment
 
