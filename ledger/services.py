@@ -102,15 +102,12 @@ def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: lis
     if sum(line.amount for line in lines) != 0:
         raise LedgerError(f"Unbalanced journal entry {key}: postings sum to {sum(line.amount for line in lines)}.")
     with transaction.atomic():
-        existing = JournalEntry.objects.filter(key=key).first()
-        if existing is not None:
-            return existing
         try:
             with transaction.atomic():
                 entry = JournalEntry.objects.create(
                     key=key, type=type, currency=currency, livemode=livemode, merchant_id=merchant_id, source=source,
                     amount=amount, fee=fee, net=amount - fee, reverses=reverses, description=description[:200])
-        except IntegrityError:  # the same key posted concurrently: that one is the entry
+        except IntegrityError:  # this key was posted already (a retry, or concurrently): that one is the entry
             return JournalEntry.objects.get(key=key)
         accounts = _accounts_for(lines, currency=currency, livemode=livemode)
         locked = {a.pk: a for a in accounts.values() if a.merchant_id is not None}

@@ -22,15 +22,18 @@ from merchants.fees import fee_for
 PENDING, AVAILABLE = "pending", "available"
 
 
+def capture_fields(payment) -> list[str]:
+    """Set the capture's fee and time on the payment (saved by the caller's transition UPDATE)."""
+    payment.fee = fee_for(merchant_id=payment.merchant_id, currency=payment.currency, gross=payment.amount_captured)
+    payment.captured_at = timezone.now()
+    return ["fee", "captured_at"]
+
+
 def book_capture(payment) -> None:
-    """Fee, captured_at and the capture entry, exactly once per payment (key `capture:<id>`)."""
-    gross = payment.amount_captured
+    """The capture entry, exactly once per payment (key `capture:<id>`); fee set by `capture_fields`."""
+    gross, fee = payment.amount_captured, payment.fee
     if gross <= 0:
         return
-    fee = fee_for(merchant_id=payment.merchant_id, currency=payment.currency, gross=gross)
-    payment.fee = fee
-    payment.captured_at = timezone.now()
-    payment.save(update_fields=["fee", "captured_at"])
     ledger.entry_post(
         key=f"capture:{payment.id}", type=EntryType.PAYMENT, currency=payment.currency, livemode=payment.livemode,
         merchant_id=payment.merchant_id, source=payment.id, amount=gross, fee=fee,

@@ -332,7 +332,8 @@ def _payment_transition(*, payment_id: str, to_status: str, event_type: str, cha
                         actor: str = "", extra_events: tuple = ()) -> Payment:
     """The one place a payment's status changes: lock, check the table, write, record the event."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().select_related("card").get(pk=payment_id)
+        payment = (Payment.objects.select_for_update(of=("self",)).select_related("card", "risk_assessment")
+                   .get(pk=payment_id))
         if payment.status != expected_from or to_status not in PAYMENT_TRANSITIONS.get(payment.status, set()):
             raise StateError(
                 f"This payment is {payment.status}; it cannot become {to_status}.",
@@ -342,15 +343,17 @@ def _payment_transition(*, payment_id: str, to_status: str, event_type: str, cha
         payment.status = to_status
         for field, value in changes.items():
             setattr(payment, field, value)
-        payment.save(update_fields=["status", "updated", *changes])
+        capturing = to_status == PaymentStatus.SUCCEEDED and payment.amount_captured > 0
+        capture_fields = bookkeeping.capture_fields(payment) if capturing else []
+        payment.save(update_fields=["status", "updated", *changes, *capture_fields])
         events = [PaymentEvent(payment=payment, type=event_type, from_status=from_status, to_status=to_status,
                                amount=changes.get("amount_captured"), actor=actor)]
         events += [PaymentEvent(payment=payment, type=t, from_status=from_status, to_status=to_status, actor=actor)
                    for t in extra_events]
         PaymentEvent.objects.bulk_create(events)
-        _publish_payment(payment, *_payment_event_types(from_status, to_status))
-        if to_status == PaymentStatus.SUCCEEDED:  # the capture is booked in the same transaction (ledger)
+        if capturing:  # the capture is booked in the same transaction (ledger)
             bookkeeping.book_capture(payment)
+        _publish_payment(payment, *_payment_event_types(from_status, to_status))
     return payment
 
 
