@@ -5,8 +5,9 @@ A key (e.g. `card:<hash>`) holds one entry per attempt: (member = assessment id,
 with `now - window < ts <= now`; `record(entries, now_ms)` adds entries. Both backends apply exactly
 these bounds, so they give identical answers (risk/tests/test_velocity.py proves it):
 
-- RedisVelocity: one sorted set per key (score = ts, member = "<id>:<amount>"), one pipelined round
-  trip to read, one to write (ZADD, trim entries older than the longest window, EXPIRE).
+- RedisVelocity: one sorted set per key (score = ts, member = "<id>:<amount>"), one round trip to
+  read (a Lua script counts and sums every window inside Redis), one pipelined round trip to write
+  (ZADD, trim entries older than the longest window, EXPIRE).
 - DatabaseVelocity: rows in risk.VelocityEvent, one indexed (key, ts) range query for every counter
   at once and one bulk INSERT; a beat task deletes rows older than the longest window.
 
@@ -81,16 +82,28 @@ class RedisVelocity:
     def __init__(self, client):
         self.client = client
 
+    # Count and sum each window inside Redis: one round trip, and only two numbers per window cross the
+    # wire, however many attempts the window holds (summing members in Python cost ~1 ms per 1,000).
+    _READ = """
+    local out = {}
+    for i = 1, #KEYS do
+      local members = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. ARGV[2 * i - 1], ARGV[2 * i])
+      local total = 0
+      for _, m in ipairs(members) do
+        total = total + tonumber(string.match(m, ':(%-?%d+)$'))
+      end
+      out[i] = {#members, total}
+    end
+    return out
+    """
+
     def read(self, keys_windows, now_ms):
         if not keys_windows:
             return {}
-        pipe = self.client.pipeline(transaction=False)
-        for key, window in keys_windows:
-            pipe.zrangebyscore(self.prefix + key, f"({now_ms - window * 1000}", now_ms)
-        out = {}
-        for kw, members in zip(keys_windows, pipe.execute(), strict=True):
-            out[kw] = (len(members), sum(int(m.rsplit(b":", 1)[1]) for m in members))
-        return out
+        keys = [self.prefix + key for key, _ in keys_windows]
+        args = [bound for _, window in keys_windows for bound in (now_ms - window * 1000, now_ms)]
+        rows = self.client.eval(self._READ, len(keys), *keys, *args)
+        return {kw: (int(count), int(total)) for kw, (count, total) in zip(keys_windows, rows, strict=True)}
 
     def record(self, entries, now_ms):
         if not entries:
