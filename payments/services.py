@@ -189,6 +189,8 @@ def payment_create(
     del number
     with transaction.atomic():  # the answer and what risk learns from it: one commit
         payment = _payment_record_authorization(payment, result)
+        # Right after the ledger entry, before the commit: like the merchant's balance, the merchant's
+        # amount statistics are one row every payment of the merchant updates.
         risk_services.assessment_record_outcome(assessment=assessment, approved=result.approved)
     payment.risk_assessment = assessment
     return payment
@@ -351,9 +353,11 @@ def _payment_transition(*, payment_id: str, to_status: str, event_type: str, cha
         events += [PaymentEvent(payment=payment, type=t, from_status=from_status, to_status=to_status, actor=actor)
                    for t in extra_events]
         PaymentEvent.objects.bulk_create(events)
-        if capturing:  # the capture is booked in the same transaction (ledger)
-            bookkeeping.book_capture(payment)
         _publish_payment(payment, *_payment_event_types(from_status, to_status))
+        if capturing:
+            # The capture is booked in the same transaction, last: it locks the merchant's pending balance,
+            # a row every capture of this merchant needs, so it is held only from here to the commit.
+            bookkeeping.book_capture(payment)
     return payment
 
 
