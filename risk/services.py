@@ -97,7 +97,10 @@ def _reason(rule: str, message: str) -> dict:
 # --- Configuration (lists, rules, limits): cached per process, invalidated on change -----------------
 
 _CONFIG_VERSION_KEY = "risk:config-version"
-_config_cache: dict = {"version": None, "loaded_at": 0.0, "config": None}
+_config_cache: dict = {"version": None, "loaded_at": 0.0, "checked_at": 0.0, "config": None}
+# How often a process asks the shared cache whether lists, rules or limits changed: a change made in
+# another process applies within this time; one made in this process applies at once.
+CONFIG_VERSION_CHECK_SECONDS = 1.0
 
 
 def config_changed() -> None:
@@ -132,10 +135,13 @@ def _load_config() -> dict:
 
 def _config() -> dict:
     now = time.monotonic()
-    ttl = settings.RISK_CONFIG_CACHE_SECONDS
-    version = cache.get(_CONFIG_VERSION_KEY)
     cached = _config_cache
-    if cached["config"] is None or cached["version"] != version or now - cached["loaded_at"] > ttl:
+    if cached["config"] is not None and now - cached["checked_at"] < CONFIG_VERSION_CHECK_SECONDS:
+        return cached["config"]  # no round trip to the shared cache on every assessment
+    version = cache.get(_CONFIG_VERSION_KEY)
+    cached["checked_at"] = now
+    if (cached["config"] is None or cached["version"] != version
+            or now - cached["loaded_at"] > settings.RISK_CONFIG_CACHE_SECONDS):
         cached.update(config=_load_config(), version=version, loaded_at=now)
     return cached["config"]
 
