@@ -33,6 +33,13 @@ class BaseEndpoint(IdempotencyMixin, APIView):
     def ctx(self) -> ApiContext:
         return self.request.auth
 
+    def list_page(self, queryset, serializer_class, *, prefix: str):
+        """A list response for `queryset`: validated `limit`/`starting_after`/`ending_before`, one keyset
+        page newest first, rendered with `serializer_class`."""
+        params = parse_query(ListParamsSerializer, self.request)
+        rows, has_more = paginate(queryset, params, prefix=prefix)
+        return list_response(serializer_class(rows, many=True).data, has_more, self.request.path)
+
 
 # --- Pagination --------------------------------------------------------------------------------
 

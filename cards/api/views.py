@@ -5,11 +5,7 @@ from core.api import (
     IDEMPOTENCY_HEADER,
     PAGINATION_PARAMETERS,
     BaseEndpoint,
-    ListParamsSerializer,
     endpoint_schema,
-    list_response,
-    paginate,
-    parse_query,
 )
 from core.errors import NotFound
 
@@ -51,10 +47,8 @@ class CardListCreateView(BaseEndpoint):
         tags=TAGS,
     )
     def get(self, request):
-        params = parse_query(ListParamsSerializer, request)
         qs = selectors.cards_for_merchant(merchant_id=self.ctx.merchant_id, livemode=self.ctx.livemode)
-        cards, has_more = paginate(qs, params, prefix="card")
-        return list_response(CardOutputSerializer(cards, many=True).data, has_more, request.path)
+        return self.list_page(qs, CardOutputSerializer, prefix="card")
 
 
 class CardDetailView(BaseEndpoint):

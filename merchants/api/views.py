@@ -5,10 +5,7 @@ from core.api import (
     IDEMPOTENCY_HEADER,
     PAGINATION_PARAMETERS,
     BaseEndpoint,
-    ListParamsSerializer,
     endpoint_schema,
-    list_response,
-    paginate,
     parse_query,
     parse_timestamp,
 )
@@ -75,7 +72,6 @@ class EventListView(BaseEndpoint):
         tags=EVENT_TAGS,
     )
     def get(self, request):
-        params = parse_query(ListParamsSerializer, request)
         filters = parse_query(EventListParamsSerializer, request)
         gte, lte = request.query_params.get("created[gte]"), request.query_params.get("created[lte]")
         qs = selectors.events_for_merchant(
@@ -84,8 +80,7 @@ class EventListView(BaseEndpoint):
             created_gte=parse_timestamp(gte, "created[gte]") if gte else None,
             created_lte=parse_timestamp(lte, "created[lte]") if lte else None,
         )
-        events, has_more = paginate(qs, params, prefix="evt")
-        return list_response(EventOutputSerializer(events, many=True).data, has_more, request.path)
+        return self.list_page(qs, EventOutputSerializer, prefix="evt")
 
 
 class EventDetailView(BaseEndpoint):
@@ -178,10 +173,8 @@ class WebhookEndpointListCreateView(_ReturnsSecretMixin, BaseEndpoint):
         tags=WEBHOOK_TAGS,
     )
     def get(self, request):
-        params = parse_query(ListParamsSerializer, request)
         qs = selectors.webhook_endpoints_for_merchant(merchant_id=self.ctx.merchant_id, livemode=self.ctx.livemode)
-        endpoints, has_more = paginate(qs, params, prefix="we")
-        return list_response(WebhookEndpointOutputSerializer(endpoints, many=True).data, has_more, request.path)
+        return self.list_page(qs, WebhookEndpointOutputSerializer, prefix="we")
 
 
 class WebhookEndpointDetailView(BaseEndpoint):

@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from core.api import (
     PAGINATION_PARAMETERS,
     BaseEndpoint,
-    ListParamsSerializer,
     endpoint_schema,
     list_response,
     paginate,
@@ -97,10 +96,8 @@ class SettlementListView(BaseEndpoint):
                      responses={200: OpenApiResponse(SettlementListSerializer)}, parameters=PAGINATION_PARAMETERS,
                      tags=SETTLEMENT_TAGS)
     def get(self, request):
-        params = parse_query(ListParamsSerializer, request)
         qs = selectors.settlements_for_merchant(merchant_id=self.ctx.merchant_id, livemode=self.ctx.livemode)
-        rows, has_more = paginate(qs, params, prefix="stl")
-        return list_response(SettlementSerializer(rows, many=True).data, has_more, request.path)
+        return self.list_page(qs, SettlementSerializer, prefix="stl")
 
 
 def _settlement_or_404(view, settlement_id):

@@ -5,10 +5,7 @@ from core.api import (
     IDEMPOTENCY_HEADER,
     PAGINATION_PARAMETERS,
     BaseEndpoint,
-    ListParamsSerializer,
     endpoint_schema,
-    list_response,
-    paginate,
     parse_query,
     parse_timestamp,
 )
@@ -94,7 +91,6 @@ class PaymentListCreateView(BaseEndpoint):
         tags=PAYMENT_TAGS,
     )
     def get(self, request):
-        params = parse_query(ListParamsSerializer, request)
         filters = parse_query(PaymentListParamsSerializer, request)
         gte, lte = request.query_params.get("created[gte]"), request.query_params.get("created[lte]")
         qs = selectors.payments_for_merchant(
@@ -104,8 +100,7 @@ class PaymentListCreateView(BaseEndpoint):
             created_gte=parse_timestamp(gte, "created[gte]") if gte else None,
             created_lte=parse_timestamp(lte, "created[lte]") if lte else None,
         )
-        payments, has_more = paginate(qs, params, prefix="pay")
-        return list_response(PaymentOutputSerializer(payments, many=True).data, has_more, request.path)
+        return self.list_page(qs, PaymentOutputSerializer, prefix="pay")
 
 
 class PaymentDetailView(BaseEndpoint):
@@ -202,11 +197,9 @@ class RefundListCreateView(BaseEndpoint):
         tags=REFUND_TAGS,
     )
     def get(self, request):
-        params = parse_query(ListParamsSerializer, request)
         qs = selectors.refunds_for_merchant(merchant_id=self.ctx.merchant_id, livemode=self.ctx.livemode,
                                             payment_id=request.query_params.get("payment"))
-        refunds, has_more = paginate(qs, params, prefix="re")
-        return list_response(RefundOutputSerializer(refunds, many=True).data, has_more, request.path)
+        return self.list_page(qs, RefundOutputSerializer, prefix="re")
 
 
 class RefundDetailView(BaseEndpoint):

@@ -5,11 +5,7 @@ from core.api import (
     IDEMPOTENCY_HEADER,
     PAGINATION_PARAMETERS,
     BaseEndpoint,
-    ListParamsSerializer,
     endpoint_schema,
-    list_response,
-    paginate,
-    parse_query,
 )
 from core.errors import NotFound
 
@@ -40,11 +36,9 @@ class AssessmentListView(BaseEndpoint):
         tags=TAGS,
     )
     def get(self, request):
-        params = parse_query(ListParamsSerializer, request)
         qs = selectors.assessments_for_merchant(merchant_id=self.ctx.merchant_id, livemode=self.ctx.livemode,
                                                 payment_id=request.query_params.get("payment"))
-        rows, has_more = paginate(qs, params, prefix="ra")
-        return list_response(AssessmentOutputSerializer(rows, many=True).data, has_more, request.path)
+        return self.list_page(qs, AssessmentOutputSerializer, prefix="ra")
 
 
 class AssessmentDetailView(BaseEndpoint):
@@ -98,10 +92,8 @@ class BlockListView(BaseEndpoint):
         tags=TAGS,
     )
     def get(self, request):
-        params = parse_query(ListParamsSerializer, request)
         qs = selectors.block_list_for_merchant(merchant_id=self.ctx.merchant_id, livemode=self.ctx.livemode)
-        rows, has_more = paginate(qs, params, prefix="rle")
-        return list_response(BlockListEntryOutputSerializer(rows, many=True).data, has_more, request.path)
+        return self.list_page(qs, BlockListEntryOutputSerializer, prefix="rle")
 
 
 class BlockListEntryView(BaseEndpoint):
