@@ -22,6 +22,7 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationError
+from core.ids import id_factory
 
 from . import geo, rules, velocity
 from .constants import (
@@ -251,7 +252,14 @@ def assessment_create(*, data: AssessmentInput, now=None, backend=None) -> Asses
     # Velocity (earlier attempts in each sliding window)
     keys = _velocity_keys(data, email)
     wanted = [(keys[dim], window) for dim, window, _ in VELOCITY_WINDOWS if dim in keys]
-    counts = backend.read(wanted, now_ms)
+    # This attempt is counted in the same round trip that reads the earlier ones (it is not in what is read).
+    assessment_id = id_factory("risk_assessment")()
+    entries = [velocity.Entry(keys[dim], assessment_id, data.amount) for dim in ("card", "ip", "email", "merchant")
+               if dim in keys]
+    if data.amount <= settings.RISK_SMALL_AMOUNT:
+        entries += [velocity.Entry(keys[dim], assessment_id, data.amount) for dim in ("ip_small", "merchant_small")
+                    if dim in keys]
+    counts = backend.read_and_record(wanted, entries, now_ms)
     velocity_signals = {}
     for dim, window, suffix in VELOCITY_WINDOWS:
         count, total = counts.get((keys.get(dim), window), (0, 0))
@@ -370,19 +378,13 @@ def assessment_create(*, data: AssessmentInput, now=None, backend=None) -> Asses
             decision = max(decision, limit_decision, key=DECISION_RANK.get)
 
     assessment = Assessment.objects.create(
-        payment_id=data.payment_id, merchant_id=data.merchant_id, livemode=data.livemode, amount=data.amount,
-        currency=data.currency, card_fingerprint=data.card_fingerprint, card_bin=data.card_bin,
+        id=assessment_id, payment_id=data.payment_id, merchant_id=data.merchant_id, livemode=data.livemode,
+        amount=data.amount, currency=data.currency, card_fingerprint=data.card_fingerprint, card_bin=data.card_bin,
         card_last4=data.card_last4, card_brand=data.card_brand, card_country=card_country,
         customer_email=email, email_domain=email_domain, ip=ip, ip_country=ip_country,
         merchant_country=merchant_country, score=score, decision=decision, reasons=reasons,
         shadow_matches=shadow_matches, signals=signals, errors=errors,
     )
-    entries = [velocity.Entry(keys[dim], assessment.id, data.amount) for dim in ("card", "ip", "email", "merchant")
-               if dim in keys]
-    if data.amount <= settings.RISK_SMALL_AMOUNT:
-        entries += [velocity.Entry(keys[dim], assessment.id, data.amount) for dim in ("ip_small", "merchant_small")
-                    if dim in keys]
-    backend.record(entries, now_ms)
     return assessment
 
 

@@ -63,6 +63,12 @@ class DatabaseVelocity:
             found = {i: (int(c), int(s)) for i, c, s in cursor.fetchall()}
         return {kw: found.get(i, (0, 0)) for i, kw in enumerate(keys_windows)}
 
+    def read_and_record(self, keys_windows, entries: list[Entry], now_ms: int):
+        """`read`, then `record` (the new entries are not part of what is read)."""
+        counts = self.read(keys_windows, now_ms)
+        self.record(entries, now_ms)
+        return counts
+
     def record(self, entries: list[Entry], now_ms: int) -> None:
         now_ms -= EPOCH_MS
         VelocityEvent.objects.bulk_create(
@@ -103,6 +109,37 @@ class RedisVelocity:
         keys = [self.prefix + key for key, _ in keys_windows]
         args = [bound for _, window in keys_windows for bound in (now_ms - window * 1000, now_ms)]
         rows = self.client.eval(self._READ, len(keys), *keys, *args)
+        return {kw: (int(count), int(total)) for kw, (count, total) in zip(keys_windows, rows, strict=True)}
+
+    # Read every window, then add the new entries (ZADD NX: a member counts once), trim what is older than
+    # the longest window and refresh the expiry: one round trip.
+    _READ_AND_RECORD = """
+    local nread = tonumber(ARGV[1])
+    local out = {}
+    for i = 1, nread do
+      local members = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. ARGV[2 * i], ARGV[2 * i + 1])
+      local total = 0
+      for _, m in ipairs(members) do
+        total = total + tonumber(string.match(m, ':(%-?%d+)$'))
+      end
+      out[i] = {#members, total}
+    end
+    local now, oldest, ttl = ARGV[2 * nread + 2], ARGV[2 * nread + 3], ARGV[2 * nread + 4]
+    for j = nread + 1, #KEYS do
+      redis.call('ZADD', KEYS[j], 'NX', now, ARGV[2 * nread + 4 + (j - nread)])
+      redis.call('ZREMRANGEBYSCORE', KEYS[j], '-inf', oldest)
+      redis.call('EXPIRE', KEYS[j], ttl)
+    end
+    return out
+    """
+
+    def read_and_record(self, keys_windows, entries, now_ms):
+        keys = [self.prefix + key for key, _ in keys_windows] + [self.prefix + e.key for e in entries]
+        args = [len(keys_windows)]
+        args += [bound for _, window in keys_windows for bound in (now_ms - window * 1000, now_ms)]
+        args += [now_ms, now_ms - MAX_WINDOW * 1000, MAX_WINDOW + 60]
+        args += [f"{e.member}:{e.amount}" for e in entries]
+        rows = self.client.eval(self._READ_AND_RECORD, len(keys), *keys, *args)
         return {kw: (int(count), int(total)) for kw, (count, total) in zip(keys_windows, rows, strict=True)}
 
     def record(self, entries, now_ms):

@@ -29,6 +29,24 @@ def test_backends_agree_on_a_random_history(db_velocity, redis_velocity):
     assert final[0] > 0 and final[1] > 0
 
 
+def test_read_and_record_in_one_call_agrees_across_backends(db_velocity, redis_velocity):
+    """What assessments use: read the earlier attempts and count this one in the same call."""
+    rng = random.Random(7)
+    keys = [velocity_key("ip", f"198.51.100.{i}") for i in range(3)]
+    now = T0
+    for step in range(200):
+        now += rng.randint(0, 30 * 60 * 1000)
+        wanted = [(k, w) for k in keys for w in (600, 3600)]
+        entries = [Entry(rng.choice(keys), f"ra_{step}", rng.randint(1, 50_000))]
+        got_db = db_velocity.read_and_record(wanted, entries, now)
+        got_redis = redis_velocity.read_and_record(wanted, entries, now)
+        assert got_db == got_redis, step
+        # this attempt is not in what was read, but the next read sees it
+        key = entries[0].key
+        assert db_velocity.read([(key, 600)], now)[(key, 600)][0] == got_db[(key, 600)][0] + 1
+    assert any(count for count, _ in got_db.values())
+
+
 @pytest.mark.parametrize("backend_name", ["db_velocity", "redis_velocity"])
 def test_window_bounds(request, backend_name):
     backend = request.getfixturevalue(backend_name)
