@@ -114,8 +114,16 @@ def run() -> int:
     reference_s = time.perf_counter() - t0
 
     period = date(2030, 1, 1)
+    import payments.settlement as settlement_module
+
+    stages = []
+    settlement_module._checkpoint = lambda stage: stages.append((stage, time.perf_counter()))
     t0 = time.perf_counter()
     ids = settlement_run(period=period, cutoff=datetime.now(UTC) + timedelta(seconds=1))
+    previous = t0
+    for stage, at in stages:  # where the time goes, per step of the run
+        log(f"  {stage:22} {at - previous:7.2f} s")
+        previous = at
     settle_s = time.perf_counter() - t0
 
     from payments.models import Settlement
