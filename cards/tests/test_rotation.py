@@ -18,6 +18,7 @@ from cards import rotation, services, tasks
 from cards.checks import check_card_key_versions
 from cards.models import Card
 from cards.vault import CardKeyUnavailable, CardNumber, Keyring, decrypt_pan, fingerprint, keyring, luhn_check_digit
+from config.tests.test_settings import b64key, manage
 
 from .factories import make_card
 from .pci import contains_token, find_pans, log_record_texts, pans_in_log_records, scan_database
@@ -104,6 +105,27 @@ def test_keyring_follows_the_settings(keys):
     assert (keyring().current, keyring().old_versions) == (2, {1})
     keys.use(2, retired=[1])
     assert keyring().retired == {1}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CARD_DATA_KEYS_RETIRED": "one"}, "CARD_DATA_KEYS_RETIRED must be a comma-separated list"),
+        ({"CARD_DATA_KEYS_RETIRED": "2"}, "the current version cannot be retired"),
+    ],
+)
+def test_settings_refuse_a_bad_retired_list(tmp_path, env, message):
+    keys_env = {"CARD_DATA_KEYS": f"1:{b64key()},2:{b64key()}", "CARD_DATA_KEY_VERSION": "2"}
+    result = manage(tmp_path, "check", **keys_env, **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_settings_read_the_retired_versions(tmp_path):
+    keys_env = {"CARD_DATA_KEYS": f"1:{b64key()},2:{b64key()},3:{b64key()}", "CARD_DATA_KEYS_RETIRED": "2, 1"}
+    result = manage(tmp_path, "shell", "-c", "from cards.vault import keyring; print(keyring())", **keys_env)
+    assert result.returncode == 0, result.stderr
+    assert "Keyring(current=3, versions=[1, 2, 3], retired=[1, 2])" in result.stdout
 
 
 @pytest.mark.django_db
