@@ -12,11 +12,15 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from core.errors import ValidationError
 
@@ -189,27 +193,107 @@ def check_card(*, number, exp_month, exp_year, cvc, name: str = "", today: date 
 
 
 # --- Encryption and fingerprints ----------------------------------------------------------------
+#
+# The keyring holds every configured data-key version (CARD_DATA_KEYS). One is current
+# (CARD_DATA_KEY_VERSION): it encrypts every new record and every record the rotation job
+# re-encrypts. The other versions only decrypt, until they are retired (CARD_DATA_KEYS_RETIRED):
+# a retired version decrypts nothing, even while its key is still configured, and a record left
+# on it is a configuration error (system check `cards.E001`, `rotate_card_keys --check-retire`).
 
 
-def _key(version: int) -> bytes:
-    try:
-        return settings.CARD_DATA_KEYS[version]
-    except KeyError:
-        raise RuntimeError(f"Card data key version {version} is not configured") from None
+class CardKeyUnavailable(RuntimeError):
+    """A record's key version cannot decrypt in this process: it is not configured, or it is retired."""
+
+
+class Keyring:
+    """The card data keys of this process. Its repr names versions only, never key material."""
+
+    __slots__ = ("_aead", "current", "retired", "versions")
+
+    def __init__(self, *, keys: Mapping[int, bytes], current: int, retired: Iterable[int] = ()):
+        retired = frozenset(int(v) for v in retired)
+        for version, key in keys.items():
+            if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+                raise ImproperlyConfigured(f"CARD_DATA_KEYS: version {version!r} is not a non-negative integer")
+            if not isinstance(key, bytes) or len(key) != 32:
+                raise ImproperlyConfigured(f"CARD_DATA_KEYS version {version}: key must be 32 bytes")
+        if current not in keys:
+            raise ImproperlyConfigured(f"CARD_DATA_KEY_VERSION {current} names a key that CARD_DATA_KEYS does not hold")
+        if current in retired:
+            raise ImproperlyConfigured(f"CARD_DATA_KEY_VERSION {current} is listed in CARD_DATA_KEYS_RETIRED: "
+                                       "the current version cannot be retired")
+        self.current = current
+        self.retired = retired
+        self.versions = frozenset(keys)
+        self._aead = {version: AESGCM(key) for version, key in keys.items() if version not in retired}
+
+    @classmethod
+    def from_settings(cls) -> Keyring:
+        return cls(keys=settings.CARD_DATA_KEYS, current=settings.CARD_DATA_KEY_VERSION,
+                   retired=getattr(settings, "CARD_DATA_KEYS_RETIRED", ()))
+
+    @property
+    def decryptable(self) -> frozenset[int]:
+        """Versions that decrypt here: configured and not retired (the current one included)."""
+        return frozenset(self._aead)
+
+    @property
+    def old_versions(self) -> frozenset[int]:
+        """Versions that still decrypt but no longer encrypt: what the rotation job moves records off."""
+        return self.decryptable - {self.current}
+
+    def aead(self, version: int) -> AESGCM:
+        try:
+            return self._aead[version]
+        except KeyError:
+            if version in self.retired:
+                raise CardKeyUnavailable(
+                    f"Card data key version {version} is retired (CARD_DATA_KEYS_RETIRED) and decrypts nothing; "
+                    f"records still on it must be re-encrypted first: un-retire it and run rotate_card_keys"
+                ) from None
+            raise CardKeyUnavailable(f"Card data key version {version} is not configured (CARD_DATA_KEYS)") from None
+
+    def __repr__(self) -> str:
+        return (f"Keyring(current={self.current}, versions={sorted(self.versions)}, "
+                f"retired={sorted(self.retired)})")
+
+
+_keyring: Keyring | None = None
+_KEYRING_SETTINGS = {"CARD_DATA_KEYS", "CARD_DATA_KEY_VERSION", "CARD_DATA_KEYS_RETIRED"}
+
+
+def keyring() -> Keyring:
+    """This process's keyring, built once from the settings (rebuilt when a test overrides them)."""
+    global _keyring
+    ring = _keyring
+    if ring is None:
+        ring = _keyring = Keyring.from_settings()
+    return ring
+
+
+@receiver(setting_changed)
+def _keyring_settings_changed(*, setting, **kwargs):
+    global _keyring
+    if setting in _KEYRING_SETTINGS:
+        _keyring = None
 
 
 def encrypt_pan(number: CardNumber, *, record_id: str) -> tuple[bytes, int]:
-    """(nonce || ciphertext, key version). The record id is bound as associated data."""
-    version = settings.CARD_DATA_KEY_VERSION
+    """(nonce || ciphertext, key version) under the current key. The record id is bound as associated data."""
+    ring = keyring()
     nonce = os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(_key(version)).encrypt(nonce, number.reveal().encode(), record_id.encode())
-    return nonce + ciphertext, version
+    ciphertext = ring.aead(ring.current).encrypt(nonce, number.reveal().encode(), record_id.encode())
+    return nonce + ciphertext, ring.current
 
 
 def decrypt_pan(blob: bytes, *, key_version: int, record_id: str) -> CardNumber:
+    """The PAN of a record, with the key version stored beside it. Raises CardKeyUnavailable for a
+    version that is not configured or retired, cryptography's InvalidTag for a wrong key, a tampered
+    blob or a blob moved to another record."""
+    aead = keyring().aead(key_version)
     blob = bytes(blob)
     nonce, ciphertext = blob[:NONCE_BYTES], blob[NONCE_BYTES:]
-    return CardNumber(AESGCM(_key(key_version)).decrypt(nonce, ciphertext, record_id.encode()).decode())
+    return CardNumber(aead.decrypt(nonce, ciphertext, record_id.encode()).decode())
 
 
 def fingerprint(number: CardNumber) -> str:

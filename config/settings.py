@@ -128,6 +128,7 @@ STORAGES = {
 # --- Card data (PCI DSS) -------------------------------------------------------------------
 # CARD_DATA_KEYS: "version:base64key,version:base64key" - 32-byte AES-256-GCM data keys.
 # CARD_DATA_KEY_VERSION: the version that encrypts new cards. Older versions only decrypt.
+# CARD_DATA_KEYS_RETIRED: versions that decrypt nothing any more (rotation done, see README).
 # CARD_FINGERPRINT_KEY: base64 key of the HMAC-SHA256 used for card fingerprints.
 
 
@@ -151,6 +152,16 @@ CARD_DATA_KEY_VERSION = env.int("CARD_DATA_KEY_VERSION", default=max(CARD_DATA_K
 CARD_FINGERPRINT_KEY = base64.b64decode(env.str("CARD_FINGERPRINT_KEY", default=_DEV_FINGERPRINT_KEY))
 if CARD_DATA_KEY_VERSION not in CARD_DATA_KEYS:
     raise ImproperlyConfigured("CARD_DATA_KEY_VERSION names a key that CARD_DATA_KEYS does not hold")
+try:
+    CARD_DATA_KEYS_RETIRED = sorted({int(v) for v in env.list("CARD_DATA_KEYS_RETIRED", default=[])})
+except ValueError:
+    raise ImproperlyConfigured("CARD_DATA_KEYS_RETIRED must be a comma-separated list of key versions") from None
+if CARD_DATA_KEY_VERSION in CARD_DATA_KEYS_RETIRED:
+    raise ImproperlyConfigured("CARD_DATA_KEY_VERSION is listed in CARD_DATA_KEYS_RETIRED: the current version "
+                               "cannot be retired")
+# The rotation job (cards.rotate_card_keys): records re-encrypted per transaction, batches per task message.
+CARD_KEY_ROTATION_BATCH_SIZE = env.int("CARD_KEY_ROTATION_BATCH_SIZE", default=500)
+CARD_KEY_ROTATION_BATCHES_PER_TASK = env.int("CARD_KEY_ROTATION_BATCHES_PER_TASK", default=20)
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -339,12 +350,17 @@ CELERY_BEAT_SCHEDULE.update({
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "core.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "core.middleware.RequestIdLogFilter"},
+        # PCI DSS second line of defence: card numbers redacted from every record (message, arguments,
+        # exception text). Every handler lists it, last; cards/log_redaction.py.
+        "redact_pans": {"()": "cards.log_redaction.PanRedactingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "redact_pans"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},

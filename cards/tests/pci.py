@@ -122,10 +122,14 @@ def scan_database(*, pans=(), cvcs=(), connection=None) -> dict:
     "tables": set, "text_columns": set, "binary_columns": set}.
     Text (char, text, JSON and everything else rendered with str()) is scanned for Luhn-valid
     numbers and the given CVCs; binary columns are searched for the given PANs' bytes.
+    Primary and foreign keys are not searched for CVCs: an integer id reaches 918 soon enough.
     """
+    if connection is None:
+        from django.db import connection
     result = {"luhn": [], "cvc": [], "pan_bytes": [], "tables": set(), "text_columns": set(),
               "binary_columns": set()}
     pan_bytes = [p.encode() for p in pans] + [p.encode("utf-16-le") for p in pans]
+    key_columns = _key_columns(connection)
     for table, column, value in iter_database_values(connection):
         result["tables"].add(table)
         if isinstance(value, bytes | bytearray | memoryview):
@@ -139,5 +143,18 @@ def scan_database(*, pans=(), cvcs=(), connection=None) -> dict:
         if isinstance(value, str | dict | list):
             result["text_columns"].add((table, column))
         result["luhn"] += [(table, column, pan) for pan in find_pans(text)]
+        if isinstance(value, int) and (table, column) in key_columns:
+            continue
         result["cvc"] += [(table, column, cvc) for cvc in cvcs if contains_token(text, cvc)]
     return result
+
+
+def _key_columns(connection) -> set[tuple[str, str]]:
+    """(table, column) of every primary-key and foreign-key column."""
+    keys = set()
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            for constraint in connection.introspection.get_constraints(cursor, table).values():
+                if constraint["primary_key"] or constraint["foreign_key"]:
+                    keys.update((table, column) for column in constraint["columns"])
+    return keys
