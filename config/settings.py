@@ -152,6 +152,16 @@ CARD_FINGERPRINT_KEY = base64.b64decode(env.str("CARD_FINGERPRINT_KEY", default=
 if CARD_DATA_KEY_VERSION not in CARD_DATA_KEYS:
     raise ImproperlyConfigured("CARD_DATA_KEY_VERSION names a key that CARD_DATA_KEYS does not hold")
 
+# --- Card issuing (#4) ---------------------------------------------------------------------
+# ISSUING_CVC_KEY: base64 key (32+ bytes) of the keyed HMAC that derives each issued card's CVC from its
+# number and expiry. The CVC is computed when shown or checked, never stored; changing this key changes
+# the CVC of every card already issued (like a card verification key at a real issuer).
+_DEV_ISSUING_CVC_KEY = base64.b64encode(b"dev-issuing-cvc-key-32-bytes-ok!").decode()
+ISSUING_CVC_KEY = base64.b64decode(env.str("ISSUING_CVC_KEY", default=_DEV_ISSUING_CVC_KEY))
+ISSUING_HOLD_DAYS = env.int("ISSUING_HOLD_DAYS", default=7)  # an uncaptured authorization's hold is released after
+ISSUING_CARD_VALIDITY_YEARS = env.int("ISSUING_CARD_VALIDITY_YEARS", default=3)
+ISSUING_EXPIRE_HOLDS_MINUTES = env.int("ISSUING_EXPIRE_HOLDS_MINUTES", default=15)
+
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.oauth.MerchantOAuth2Authentication"],
@@ -334,6 +344,12 @@ CELERY_BEAT_SCHEDULE.update({
     "send-payouts": {"task": "payments.payouts_send", "schedule": timedelta(minutes=PAYOUTS_SEND_MINUTES)},
     "verify-ledger": {"task": "payments.ledger_verify", "schedule": timedelta(minutes=LEDGER_VERIFY_MINUTES)},
 })
+# Card issuing (#4): release expired authorization holds; mark cards past their expiry date expired.
+CELERY_BEAT_SCHEDULE.update({
+    "issuing-expire-holds": {"task": "cards.issuing_expire_holds",
+                             "schedule": timedelta(minutes=ISSUING_EXPIRE_HOLDS_MINUTES)},
+    "issuing-expire-cards": {"task": "cards.issuing_expire_cards", "schedule": timedelta(hours=6)},
+})
 
 # --- Logging -------------------------------------------------------------------------------
 LOGGING = {
@@ -365,6 +381,7 @@ if PRODUCTION:
             ("CARD_DATA_KEYS", env.str("CARD_DATA_KEYS", default=""), ""),
             ("CARD_FINGERPRINT_KEY", env.str("CARD_FINGERPRINT_KEY", default=""), ""),
             ("WEBHOOK_ENCRYPTION_KEYS", env.str("WEBHOOK_ENCRYPTION_KEYS", default=""), ""),
+            ("ISSUING_CVC_KEY", env.str("ISSUING_CVC_KEY", default=""), ""),
         )
         if not value or value == dev
     ]
@@ -377,6 +394,8 @@ if PRODUCTION:
         raise ImproperlyConfigured("CARD_DATA_KEYS / CARD_FINGERPRINT_KEY hold a development key, not a real one")
     if base64.b64decode(_DEV_WEBHOOK_ENCRYPTION_KEY) in WEBHOOK_ENCRYPTION_KEYS.values():
         raise ImproperlyConfigured("WEBHOOK_ENCRYPTION_KEYS holds a development key, not a real one")
+    if base64.b64decode(_DEV_ISSUING_CVC_KEY) == ISSUING_CVC_KEY or len(ISSUING_CVC_KEY) < 32:
+        raise ImproperlyConfigured("ISSUING_CVC_KEY must be a real key of at least 32 bytes in production")
     if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
     if len(CARD_FINGERPRINT_KEY) < 32:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import BigIntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from .constants import DEBIT_NORMAL, AccountPurpose
 from .models import Account, JournalEntry
@@ -33,6 +34,13 @@ def account_balance(*, purpose: str, currency: str, livemode: bool, merchant_id:
     if account is None:
         return 0
     return account.balance if account.owned else posted_balance(account)
+
+
+def holder_balance_subquery(*, purpose: str, holder_field: str):
+    """An expression for querysets of another app: the cached balance of the `purpose` account whose holder
+    is the row's `holder_field` (0 when it has none yet). Lets a list show balances in its one query."""
+    balance = Account.objects.filter(holder=OuterRef(holder_field), purpose=purpose).values("balance")[:1]
+    return Coalesce(Subquery(balance, output_field=BigIntegerField()), Value(0))
 
 
 def holder_balances(*, holders: list[str]) -> dict[str, dict[str, int]]:
