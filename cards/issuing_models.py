@@ -147,6 +147,10 @@ class IssuedCard(models.Model):
     def __str__(self):
         return f"{self.id} ({self.status})"
 
+    @property
+    def block_reason_or_none(self):
+        return self.block_reason or None
+
 
 class IssuedCardEvent(models.Model):
     """Append-only history of an issued card: status changes, reissue, spending controls, detail reads."""
@@ -213,6 +217,14 @@ class IssuingAuthorization(models.Model):
 
     def __str__(self):
         return f"{self.id} {self.amount} {self.currency} {self.status}"
+
+    @property
+    def decline_code_or_none(self):
+        return self.decline_code or None
+
+    @property
+    def decline_detail_or_none(self):
+        return self.decline_detail or None
 
 
 class IssuingAuthorizationEvent(models.Model):
