@@ -105,9 +105,9 @@ def program_brand(bin_: str) -> str:
     return Brand.UNKNOWN
 
 
-def card_program_create(*, merchant_id: str, livemode: bool, name: str, bin: str, currency: str, type: str,
-                        brand: str = "", default_credit_limit: int = 0) -> CardProgram:
-    """A card program for a partner merchant: its cards get numbers under `bin` (6 or 8 digits)."""
+def card_program_clean(*, name: str, bin: str, currency: str, type: str, brand: str = "",
+                       default_credit_limit: int = 0) -> dict:
+    """The program's fields checked and normalized (brand from the BIN), or ValidationError."""
     name = _text(name, param="name", max_length=100, required=True)
     if not isinstance(bin, str) or not bin.isascii() or not bin.isdigit() or len(bin) not in (6, 8):
         raise ValidationError("The BIN must be 6 or 8 digits.", param="bin", code="parameter_invalid")
@@ -127,11 +127,18 @@ def card_program_create(*, merchant_id: str, livemode: bool, name: str, bin: str
     if default_credit_limit and type != ProgramType.CREDIT:
         raise ValidationError("Only credit programs have a credit limit.", param="default_credit_limit",
                               code="parameter_invalid")
+    return {"name": name, "bin": bin, "brand": detected, "currency": currency, "type": type,
+            "default_credit_limit": default_credit_limit}
+
+
+def card_program_create(*, merchant_id: str, livemode: bool, name: str, bin: str, currency: str, type: str,
+                        brand: str = "", default_credit_limit: int = 0) -> CardProgram:
+    """A card program for a partner merchant: its cards get numbers under `bin` (6 or 8 digits)."""
+    fields = card_program_clean(name=name, bin=bin, currency=currency, type=type, brand=brand,
+                                default_credit_limit=default_credit_limit)
     try:
         with transaction.atomic():
-            return CardProgram.objects.create(merchant_id=merchant_id, livemode=livemode, name=name, bin=bin,
-                                              brand=detected, currency=currency, type=type,
-                                              default_credit_limit=default_credit_limit)
+            return CardProgram.objects.create(merchant_id=merchant_id, livemode=livemode, **fields)
     except IntegrityError:
         raise ValidationError(f"BIN {bin} is already used by another card program.", param="bin",
                               code="bin_taken")
