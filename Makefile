@@ -27,6 +27,7 @@ migrate: install
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_issuing_demo --json > /dev/null  # live demo card (README: Card issuing)
 
 ## run: install, migrate, seed demo data, then start web + Celery worker + beat (Procfile)
 run: seed

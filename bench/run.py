@@ -2,10 +2,11 @@
 """`make bench`: POST /v1/payments against a bare one-INSERT DRF view, on gunicorn and PostgreSQL.
 
 One run: create a fresh PostgreSQL database, migrate and seed it, start gunicorn with the bench
-settings (DEBUG off, Redis cache), get an OAuth2 token, then load each endpoint with N keep-alive
+settings (DEBUG off, Redis cache), get OAuth2 tokens, then load each endpoint with N keep-alive
 connections (a warm-up, then a fixed duration) and print throughput, p50/p99 latency and errors,
-the ratio payments / reference and whether the targets are met. gunicorn is stopped and the
-database dropped at the end, whatever happened.
+the ratio payments / reference and whether the targets are met. Payments are measured twice: in
+test mode (the simulator) and in live mode (on-us: a card issued by the bank, authorized against its
+funded account, #4). gunicorn is stopped and the database dropped at the end, whatever happened.
 
 Exit status: 0 when the harness ran (targets met or not), 2 when the harness itself failed.
 See bench/README.md for the knobs.
@@ -41,6 +42,11 @@ BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 
 PAYMENTS_PATH = "/v1/payments"
+LABELS = {"payments": f"POST {PAYMENTS_PATH} (test)", "live": f"POST {PAYMENTS_PATH} (live)",
+          "reference": "POST /bench/reference"}
+# The live demo card's account (seed_issuing_demo) is funded with the most one funding allows: enough
+# for millions of bench payments.
+LIVE_FUNDING = 9_999_999_900
 REFERENCE_PATH = "/bench/reference"
 # DRF renders compact JSON: every payment answered during the load must be this one, captured.
 PAYMENT_CAPTURED = '"status":"succeeded"'
@@ -403,7 +409,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--generator", default="auto", choices=["auto", "wrk", "python"],
                         help="load generator: wrk (installed with apt-get when missing) or the asyncio one")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (the server needs the cores)")
-    parser.add_argument("--only", choices=["payments", "reference"], help="measure one endpoint only")
+    parser.add_argument("--only", choices=["payments", "live", "reference"],
+                        help="measure one endpoint only (live: live-mode payments with the bank's own demo card)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"),
                         help="PostgreSQL server (user, host, port), without a database name")
     parser.add_argument("--db-name", default="payments_bench", help="database to create (dropped first)")
@@ -422,21 +429,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def payment_body() -> bytes:
+def payment_body(card: dict | None = None) -> bytes:
     return json.dumps({
         "amount": 1999,
         "currency": "EUR",
         "capture": True,
         "description": "bench payment",
-        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": date.today().year + 3, "cvc": "123"},
+        "card": card or {"number": "4242424242424242", "exp_month": 12, "exp_year": date.today().year + 3,
+                         "cvc": "123"},
     }).encode()
 
 
-def get_token(base_url: str, client_id: str, client_secret: str) -> str:
+def live_card(base_url: str, token: str, card_id: str) -> dict:
+    """The live demo card's number, expiry and CVC, read as a partner would (issuing:card_details, audited).
+    They go into the load generator's body file in the run's temporary folder, removed at the end."""
+    status, body = http("GET", f"{base_url}/v1/issuing/cards/{card_id}/details",
+                        headers={"Authorization": f"Bearer {token}"})
+    if status != 200:
+        raise HarnessError(f"GET /v1/issuing/cards/{card_id}/details answered {status}: {body[:300]!r}")
+    details = json.loads(body)
+    return {k: details[k] for k in ("number", "exp_month", "exp_year", "cvc")}
+
+
+def get_token(base_url: str, client_id: str, client_secret: str, scope: str = "payments:write") -> str:
     basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
     status, body = http("POST", base_url + "/oauth/token/",
                         body=urllib.parse.urlencode({"grant_type": "client_credentials",
-                                                     "scope": "payments:write"}).encode(),
+                                                     "scope": scope}).encode(),
                         headers={"Authorization": f"Basic {basic}",
                                  "Content-Type": "application/x-www-form-urlencoded"})
     if status != 200:
@@ -453,7 +472,7 @@ def smoke_test(base_url: str, targets: list[Target]) -> None:
         status, body = http("POST", base_url + target.path, body=target.body, headers=headers)
         if status != 201:
             raise HarnessError(f"POST {target.path} answered {status}: {body[:500]!r}")
-        if target.name == "payments":
+        if target.name in ("payments", "live"):
             payment = json.loads(body)
             if payment.get("status") != "succeeded" or payment.get("amount_captured") != payment.get("amount"):
                 raise HarnessError(f"the smoke payment was not captured: {payment}")
@@ -463,18 +482,22 @@ def report(results: list[Result], args: argparse.Namespace, server_desc: str) ->
     print()
     print(f"POST at {args.connections} keep-alive connections, {args.duration:g} s each after {args.warmup:g} s "
           f"warm-up; server: {server_desc}; generator: {results[0].generator}")
-    header = f"{'endpoint':<22}{'requests':>10}{'req/s (2xx)':>13}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
+    header = f"{'endpoint':<29}{'requests':>10}{'req/s (2xx)':>13}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}"
     rule = "-" * len(header)
     print(rule)
     print(header)
     print(rule)
     for r in results:
-        label = "POST " + (PAYMENTS_PATH if r.name == "payments" else REFERENCE_PATH)
-        print(f"{label:<22}{r.requests:>10}{r.throughput:>13.1f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.max_ms:>9.1f}"
+        print(f"{LABELS[r.name]:<29}{r.requests:>10}{r.throughput:>13.1f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.max_ms:>9.1f}"
               f"{r.errors:>8}")
     print(rule)
     by_name = {r.name: r for r in results}
-    pay, ref = by_name.get("payments"), by_name.get("reference")
+    pay, ref, live = by_name.get("payments"), by_name.get("reference"), by_name.get("live")
+    if live and pay and pay.throughput:
+        print(f"live (on-us) / test-mode payments throughput: {live.throughput / pay.throughput:.2f} "
+              f"({live.throughput:.1f} vs {pay.throughput:.1f} req/s)")
+    if live and ref and ref.throughput:
+        print(f"ratio live payments / reference throughput: {live.throughput / ref.throughput:.2f}")
     if pay and ref:
         ratio = pay.throughput / ref.throughput if ref.throughput else 0.0
         ratio_ok, p99_ok = ratio >= TARGET_RATIO, pay.p99_ms < TARGET_P99_MS
@@ -531,13 +554,19 @@ def main(argv: list[str]) -> int:
         db_created = True
         manage = [str(BIN / "python"), "manage.py"]
         _run([*manage, "migrate", "--noinput", "-v", "0"], env=env)
-        seed = json.loads(_run([*manage, "seed_demo", "--json"], env=env).strip().splitlines()[-1])
+        seed = json.loads(_run([*manage, "seed_issuing_demo", "--json"], env=env).strip().splitlines()[-1])
+        _run([*manage, "issuing_fund", seed["issuing_account"], str(LIVE_FUNDING), "--reference", "bench",
+              "--actor", "bench"], env=env)
         clear_bench_keys(args.redis_url)
 
         server = Gunicorn(args=args, env=env, port=args.port or free_port(), log_path=workdir / "gunicorn.log")
         server.start()
         token = get_token(server.base_url, seed["client_id"], seed["client_secret"])
+        live_token = get_token(server.base_url, seed["live_client_id"], seed["live_client_secret"],
+                               scope="payments:write issuing:card_details")
+        card = live_card(server.base_url, live_token, seed["issuing_card"])
         targets = [Target("payments", PAYMENTS_PATH, payment_body(), token, expect=PAYMENT_CAPTURED),
+                   Target("live", PAYMENTS_PATH, payment_body(card), live_token, expect=PAYMENT_CAPTURED),
                    Target("reference", REFERENCE_PATH, b'{"note": "reference"}')]
         if args.only:
             targets = [t for t in targets if t.name == args.only]

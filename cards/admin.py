@@ -98,3 +98,6 @@ class CardAdmin(PanSafeSearchMixin, ReadOnlyAdmin):
     @admin.display(description="expiry")
     def expiry(self, obj):
         return f"{obj.exp_month:02d}/{obj.exp_year}"
+
+
+from . import issuing_admin  # noqa: E402, F401  (card issuing, #4: programs, cardholders, accounts, cards)

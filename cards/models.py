@@ -41,3 +41,14 @@ class Card(models.Model):
     @property
     def masked(self) -> str:
         return f"{self.bin}******{self.last4}"
+
+
+from .issuing_models import (  # noqa: E402, F401  (card issuing, #4)
+    CardAccount,
+    Cardholder,
+    CardProgram,
+    IssuedCard,
+    IssuedCardEvent,
+    IssuingAuthorization,
+    IssuingAuthorizationEvent,
+)

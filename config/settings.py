@@ -163,6 +163,16 @@ if CARD_DATA_KEY_VERSION in CARD_DATA_KEYS_RETIRED:
 CARD_KEY_ROTATION_BATCH_SIZE = env.int("CARD_KEY_ROTATION_BATCH_SIZE", default=500)
 CARD_KEY_ROTATION_BATCHES_PER_TASK = env.int("CARD_KEY_ROTATION_BATCHES_PER_TASK", default=20)
 
+# --- Card issuing (#4) ---------------------------------------------------------------------
+# ISSUING_CVC_KEY: base64 key (32+ bytes) of the keyed HMAC that derives each issued card's CVC from its
+# number and expiry. The CVC is computed when shown or checked, never stored; changing this key changes
+# the CVC of every card already issued (like a card verification key at a real issuer).
+_DEV_ISSUING_CVC_KEY = base64.b64encode(b"dev-issuing-cvc-key-32-bytes-ok!").decode()
+ISSUING_CVC_KEY = base64.b64decode(env.str("ISSUING_CVC_KEY", default=_DEV_ISSUING_CVC_KEY))
+ISSUING_HOLD_DAYS = env.int("ISSUING_HOLD_DAYS", default=7)  # an uncaptured authorization's hold is released after
+ISSUING_CARD_VALIDITY_YEARS = env.int("ISSUING_CARD_VALIDITY_YEARS", default=3)
+ISSUING_EXPIRE_HOLDS_MINUTES = env.int("ISSUING_EXPIRE_HOLDS_MINUTES", default=15)
+
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.oauth.MerchantOAuth2Authentication"],
@@ -191,7 +201,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"WebhookEndpointStatusEnum": "merchants.constants.WebhookEndpointStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEndpointStatusEnum": "merchants.constants.WebhookEndpointStatus",
+        "IssuedCardTypeEnum": "cards.constants.CardType",
+        "IssuedCardStatusEnum": "cards.constants.CardStatus",
+        "CardAccountTypeEnum": "cards.constants.ProgramType",
+        "IssuingAuthorizationStatusEnum": "cards.constants.AuthorizationStatus",
+    },
     "SERVERS": [{"url": BASE_URL}],
     "OAUTH2_FLOWS": ["clientCredentials", "authorizationCode"],
     "OAUTH2_AUTHORIZATION_URL": "/oauth/authorize/",
@@ -345,6 +361,12 @@ CELERY_BEAT_SCHEDULE.update({
     "send-payouts": {"task": "payments.payouts_send", "schedule": timedelta(minutes=PAYOUTS_SEND_MINUTES)},
     "verify-ledger": {"task": "payments.ledger_verify", "schedule": timedelta(minutes=LEDGER_VERIFY_MINUTES)},
 })
+# Card issuing (#4): release expired authorization holds; mark cards past their expiry date expired.
+CELERY_BEAT_SCHEDULE.update({
+    "issuing-expire-holds": {"task": "cards.issuing_expire_holds",
+                             "schedule": timedelta(minutes=ISSUING_EXPIRE_HOLDS_MINUTES)},
+    "issuing-expire-cards": {"task": "cards.issuing_expire_cards", "schedule": timedelta(hours=6)},
+})
 
 # --- Logging -------------------------------------------------------------------------------
 LOGGING = {
@@ -381,6 +403,7 @@ if PRODUCTION:
             ("CARD_DATA_KEYS", env.str("CARD_DATA_KEYS", default=""), ""),
             ("CARD_FINGERPRINT_KEY", env.str("CARD_FINGERPRINT_KEY", default=""), ""),
             ("WEBHOOK_ENCRYPTION_KEYS", env.str("WEBHOOK_ENCRYPTION_KEYS", default=""), ""),
+            ("ISSUING_CVC_KEY", env.str("ISSUING_CVC_KEY", default=""), ""),
         )
         if not value or value == dev
     ]
@@ -393,6 +416,8 @@ if PRODUCTION:
         raise ImproperlyConfigured("CARD_DATA_KEYS / CARD_FINGERPRINT_KEY hold a development key, not a real one")
     if base64.b64decode(_DEV_WEBHOOK_ENCRYPTION_KEY) in WEBHOOK_ENCRYPTION_KEYS.values():
         raise ImproperlyConfigured("WEBHOOK_ENCRYPTION_KEYS holds a development key, not a real one")
+    if base64.b64decode(_DEV_ISSUING_CVC_KEY) == ISSUING_CVC_KEY or len(ISSUING_CVC_KEY) < 32:
+        raise ImproperlyConfigured("ISSUING_CVC_KEY must be a real key of at least 32 bytes in production")
     if len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure"):
         raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production")
     if len(CARD_FINGERPRINT_KEY) < 32:

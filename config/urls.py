@@ -21,6 +21,7 @@ oauth_patterns = [
 v1_patterns = [
     path("", include("merchants.api.urls")),
     path("", include("cards.api.urls")),
+    path("", include("cards.api.issuing_urls")),
     path("", include("payments.api.urls")),
     path("", include("risk.api.urls")),
     path("", include("payments.api.settlement_urls")),

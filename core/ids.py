@@ -29,6 +29,14 @@ PREFIXES = {
     "risk_assessment": "ra",
     "risk_list_entry": "rle",
     "risk_rule": "rr",
+    # Card issuing (#4): programs, cardholders, card accounts, issued cards, their events and authorizations.
+    "issuing_program": "iprg",
+    "cardholder": "ich",
+    "card_account": "iacct",
+    "issued_card": "ic",
+    "issued_card_event": "icev",
+    "issuing_authorization": "iauth",
+    "issuing_authorization_event": "iaev",
 }
 
 

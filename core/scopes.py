@@ -17,6 +17,9 @@ SCOPES: dict[str, str] = {
     "events:read": "Read the events of your account (payments, refunds, ...)",
     "webhooks:read": "Read your webhook endpoints",
     "webhooks:write": "Create, change, delete and test webhook endpoints; redeliver and replay events",
+    "issuing:read": "Read your cardholders, issued cards (never the full number) and their authorizations",
+    "issuing:write": "Create cardholders, issue cards, freeze, unfreeze, block and reissue them, change limits",
+    "issuing:card_details": "Read the full number and CVC of your virtual cards (every read is audited)",
 }
 
 # Scopes a merchant's own client may hold. Every scope above is a merchant scope today.

@@ -18,15 +18,16 @@ class PostingInline(ReadOnlyInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "purpose", "type", "merchant", "currency", "livemode", "balance_display", "allow_negative")
+    list_display = ("id", "purpose", "type", "merchant", "holder", "currency", "livemode", "balance_display",
+                    "allow_negative")
     list_filter = ("purpose", "type", "currency", "livemode")
-    search_fields = ("^merchant__id", "merchant__name")
+    search_fields = ("^merchant__id", "merchant__name", "=holder")
     list_select_related = ("merchant",)
 
     @admin.display(description="balance")
     def balance_display(self, obj):
         # Platform accounts keep no cached balance: summed here (a handful of rows).
-        balance = obj.balance if obj.merchant_id is not None else posted_balance(obj)
+        balance = obj.balance if obj.owned else posted_balance(obj)
         return money_display(balance, obj.currency)
 
 

@@ -21,19 +21,38 @@ class AccountPurpose(models.TextChoices):
     SCHEME_RECEIVABLE = "scheme_receivable", "Scheme receivable (clearing)"
     PAYOUT_CLEARING = "payout_clearing", "Payouts in transit"
     BANK_CASH = "bank_cash", "Bank cash (settlement account)"
+    # Card issuing (#4): one of each per card account (the account's id is the ledger account's `holder`).
+    CARD_AVAILABLE = "card_available", "Card account available (what the cardholder can spend)"
+    CARD_HELD = "card_held", "Card account held (authorized, not yet captured)"
+    CARD_CREDIT_LINE = "card_credit_line", "Card account credit line granted (credit cards)"
 
 
-# purpose -> (type, per merchant, may go below zero)
-ACCOUNT_SPECS: dict[str, tuple[str, bool, bool]] = {
+class Owner:
+    """Who an account belongs to: a merchant, a holder (a card account, by its public id), or the platform."""
+
+    MERCHANT = "merchant"
+    HOLDER = "holder"
+    PLATFORM = None
+
+
+# purpose -> (type, owner, may go below zero). Merchant- and holder-owned accounts keep a cached balance,
+# locked while an entry posts to them; platform accounts keep none (see models.Account).
+ACCOUNT_SPECS: dict[str, tuple[str, str | None, bool]] = {
     # Pending may go below zero: a refund may exceed the net of an unsettled payment (the fee is kept).
-    AccountPurpose.MERCHANT_PENDING: (AccountType.LIABILITY, True, True),
+    AccountPurpose.MERCHANT_PENDING: (AccountType.LIABILITY, Owner.MERCHANT, True),
     # What we owe the merchant and can pay out: never below zero.
-    AccountPurpose.MERCHANT_AVAILABLE: (AccountType.LIABILITY, True, False),
-    AccountPurpose.FEE_REVENUE: (AccountType.REVENUE, False, False),
+    AccountPurpose.MERCHANT_AVAILABLE: (AccountType.LIABILITY, Owner.MERCHANT, False),
+    AccountPurpose.FEE_REVENUE: (AccountType.REVENUE, Owner.PLATFORM, False),
     # The card schemes owe us captures less refunds; a day of refunds larger than captures turns it around.
-    AccountPurpose.SCHEME_RECEIVABLE: (AccountType.ASSET, False, True),
-    AccountPurpose.PAYOUT_CLEARING: (AccountType.LIABILITY, False, False),
-    AccountPurpose.BANK_CASH: (AccountType.ASSET, False, True),
+    AccountPurpose.SCHEME_RECEIVABLE: (AccountType.ASSET, Owner.PLATFORM, True),
+    AccountPurpose.PAYOUT_CLEARING: (AccountType.LIABILITY, Owner.PLATFORM, False),
+    AccountPurpose.BANK_CASH: (AccountType.ASSET, Owner.PLATFORM, True),
+    # What the bank owes a cardholder and lets them spend: never below zero (that is "insufficient funds").
+    AccountPurpose.CARD_AVAILABLE: (AccountType.LIABILITY, Owner.HOLDER, False),
+    # Authorized and not yet captured: moved here from available by a hold, out again by capture or release.
+    AccountPurpose.CARD_HELD: (AccountType.LIABILITY, Owner.HOLDER, False),
+    # A credit card's line: DR here, CR available by the limit. Owed by the cardholder = line - available - held.
+    AccountPurpose.CARD_CREDIT_LINE: (AccountType.ASSET, Owner.HOLDER, False),
 }
 
 
@@ -47,3 +66,10 @@ class EntryType(models.TextChoices):
     PAYOUT = "payout", "Payout"
     PAYOUT_FAILURE = "payout_failure", "Payout failed (reversal)"
     PAYOUT_PAID = "payout_paid", "Payout paid by the bank"
+    # Card issuing (#4): money on the cardholder's side of an on-us payment.
+    ISSUING_FUNDING = "issuing_funding", "Card account funded (deposit)"
+    ISSUING_CREDIT_LIMIT = "issuing_credit_limit", "Card account credit limit changed"
+    ISSUING_HOLD = "issuing_hold", "Card authorization hold"
+    ISSUING_CAPTURE = "issuing_capture", "Card authorization captured (the rest released)"
+    ISSUING_RELEASE = "issuing_release", "Card authorization released (canceled or expired)"
+    ISSUING_REFUND = "issuing_refund", "Card payment refunded to the cardholder"

@@ -1,9 +1,10 @@
 """Double-entry bookkeeping.
 
 - `Account`: one currency, one mode, typed (asset, liability, revenue, expense), with a purpose and
-  optionally an owner merchant. A merchant account's `balance` is a cache of the sum of its postings
-  on the account's normal side (a merchant's available balance of 100 is +100), kept in the
-  transaction that posts. Platform accounts (no merchant) keep no cache (`balance` stays 0): every
+  optionally an owner: a merchant, or a `holder` (a card account of card issuing, by its public id).
+  An owned account's `balance` is a cache of the sum of its postings on the account's normal side (a
+  merchant's available balance of 100 is +100), kept in the transaction that posts. Platform accounts
+  (no owner) keep no cache (`balance` stays 0): every
   merchant's captures touch them, and a cached balance would be one row every payment waits for;
   their balance is the sum of their postings (ledger.selectors.account_balance).
 - `JournalEntry`: one movement of money, posted exactly once (unique `key`). An entry that touches a
@@ -30,10 +31,12 @@ class Account(models.Model):
     livemode = models.BooleanField(default=False)
     merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, null=True, blank=True,
                                  related_name="ledger_accounts")
+    holder = models.CharField(max_length=ID_MAX_LENGTH, blank=True, default="",
+                              help_text="Owner that is not a merchant: a card account (iacct_...) of card issuing")
     allow_negative = models.BooleanField(default=False)
     balance = models.BigIntegerField(
         default=0,
-        help_text="Merchant accounts: cached sum of postings on the normal side (minor units). "
+        help_text="Merchant and holder accounts: cached sum of postings on the normal side (minor units). "
         "Platform accounts: not cached (0); see account_balance",
     )
     created = models.DateTimeField(auto_now_add=True)
@@ -43,15 +46,25 @@ class Account(models.Model):
             models.UniqueConstraint(fields=["purpose", "currency", "livemode", "merchant"],
                                     condition=Q(merchant__isnull=False), name="ledger_account_unique_merchant"),
             models.UniqueConstraint(fields=["purpose", "currency", "livemode"],
-                                    condition=Q(merchant__isnull=True), name="ledger_account_unique_platform"),
+                                    condition=Q(merchant__isnull=True, holder=""),
+                                    name="ledger_account_unique_platform"),
+            models.UniqueConstraint(fields=["purpose", "currency", "livemode", "holder"],
+                                    condition=~Q(holder=""), name="ledger_account_unique_holder"),
+            models.CheckConstraint(condition=Q(merchant__isnull=True) | Q(holder=""),
+                                   name="ledger_account_one_owner"),
             models.CheckConstraint(condition=Q(allow_negative=True) | Q(balance__gte=0),
                                    name="ledger_account_not_negative"),
             models.CheckConstraint(condition=Q(type__in=AccountType.values), name="ledger_account_type_valid"),
         ]
 
     def __str__(self):
-        owner = self.merchant_id or "platform"
+        owner = self.merchant_id or self.holder or "platform"
         return f"{self.purpose} {self.currency} {'live' if self.livemode else 'test'} {owner}"
+
+    @property
+    def owned(self) -> bool:
+        """Merchant and holder accounts: cached balance, locked while posting. Platform accounts: neither."""
+        return self.merchant_id is not None or bool(self.holder)
 
 
 class JournalEntry(models.Model):

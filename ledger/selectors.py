@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import BigIntegerField, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from .constants import DEBIT_NORMAL, AccountPurpose
 from .models import Account, JournalEntry
@@ -24,14 +25,31 @@ def balances_for_merchant(*, merchant_id: str, livemode: bool) -> dict[str, dict
     return out
 
 
-def account_balance(*, purpose: str, currency: str, livemode: bool, merchant_id: str | None = None) -> int:
-    """On the account's normal side. Merchant accounts: the cached balance; platform accounts keep none
-    (they would be a lock every capture waits for): the sum of their postings."""
+def account_balance(*, purpose: str, currency: str, livemode: bool, merchant_id: str | None = None,
+                    holder: str = "") -> int:
+    """On the account's normal side. Merchant and holder accounts: the cached balance; platform accounts
+    keep none (they would be a lock every capture waits for): the sum of their postings."""
     account = Account.objects.filter(purpose=purpose, currency=currency, livemode=livemode,
-                                     merchant_id=merchant_id).first()
+                                     merchant_id=merchant_id, holder=holder).first()
     if account is None:
         return 0
-    return account.balance if account.merchant_id is not None else posted_balance(account)
+    return account.balance if account.owned else posted_balance(account)
+
+
+def holder_balance_subquery(*, purpose: str, holder_field: str):
+    """An expression for querysets of another app: the cached balance of the `purpose` account whose holder
+    is the row's `holder_field` (0 when it has none yet). Lets a list show balances in its one query."""
+    balance = Account.objects.filter(holder=OuterRef(holder_field), purpose=purpose).values("balance")[:1]
+    return Coalesce(Subquery(balance, output_field=BigIntegerField()), Value(0))
+
+
+def holder_balances(*, holders: list[str]) -> dict[str, dict[str, int]]:
+    """{holder: {purpose: cached balance}} for holder-owned accounts (card accounts), in one query."""
+    out: dict[str, dict[str, int]] = {h: {} for h in holders}
+    for holder, purpose, balance in Account.objects.filter(holder__in=holders).values_list(
+            "holder", "purpose", "balance"):
+        out[holder][purpose] = balance
+    return out
 
 
 def posted_balance(account: Account) -> int:
@@ -76,14 +94,14 @@ def ledger_problems(limit: int = 50) -> list[str]:
     for account_id, purpose, cached, actual in _rows(
         "SELECT a.id, a.purpose, a.balance, COALESCE(SUM(CASE WHEN a.type IN (%s, %s) THEN p.amount "
         "ELSE -p.amount END), 0) FROM ledger_account a LEFT JOIN ledger_posting p ON p.account_id = a.id "
-        "WHERE a.merchant_id IS NOT NULL "
+        "WHERE (a.merchant_id IS NOT NULL OR a.holder <> '') "
         "GROUP BY a.id, a.purpose, a.balance HAVING a.balance <> COALESCE(SUM(CASE WHEN a.type IN (%s, %s) "
         "THEN p.amount ELSE -p.amount END), 0) LIMIT %s", [*debit_types, *debit_types, limit]):
         problems.append(f"account {account_id} ({purpose}): cached balance {cached} != sum of postings {actual}")
     for account_id, purpose, actual in _rows(
         "SELECT a.id, a.purpose, SUM(CASE WHEN a.type IN (%s, %s) THEN p.amount ELSE -p.amount END) "
         "FROM ledger_account a JOIN ledger_posting p ON p.account_id = a.id "
-        "WHERE a.merchant_id IS NULL AND a.allow_negative = %s GROUP BY a.id, a.purpose "
+        "WHERE a.merchant_id IS NULL AND a.holder = '' AND a.allow_negative = %s GROUP BY a.id, a.purpose "
         "HAVING SUM(CASE WHEN a.type IN (%s, %s) THEN p.amount ELSE -p.amount END) < 0 LIMIT %s",
         [*debit_types, False, *debit_types, limit]):
         problems.append(f"account {account_id} ({purpose}) is negative: {actual}")

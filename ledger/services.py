@@ -4,7 +4,8 @@
 inside the caller's transaction when the movement belongs to a state change (capture, refund,
 settlement, payout): the entry commits or rolls back with it.
 
-Concurrency: the merchant accounts an entry touches are locked with SELECT ... FOR UPDATE in one
+Concurrency: the owned accounts an entry touches (a merchant's, or a holder's: a card account of card
+issuing) are locked with SELECT ... FOR UPDATE in one
 fixed order (ascending id), so two entries touching the same accounts queue instead of deadlocking;
 the cached balance is updated under that lock, and an account that must not go negative refuses
 the entry (`balance_insufficient`) before anything is written. Platform accounts (fee revenue,
@@ -24,7 +25,7 @@ from django.db.models import BigIntegerField, Case, Q, Value, When
 from core.errors import ApplicationError
 from core.money import normalize_currency
 
-from .constants import ACCOUNT_SPECS, DEBIT_NORMAL
+from .constants import ACCOUNT_SPECS, DEBIT_NORMAL, Owner
 from .models import Account, JournalEntry, Posting
 
 
@@ -43,14 +44,23 @@ class Line:
     purpose: str
     amount: int
     merchant_id: str | None = None
+    holder: str = ""  # a card account's id (card issuing) for the card_* purposes
+
+    @property
+    def owner_key(self) -> tuple:
+        return (self.purpose, self.merchant_id, self.holder)
 
 
-def account_get_or_create(*, purpose: str, currency: str, livemode: bool, merchant_id: str | None = None) -> Account:
-    account_type, per_merchant, allow_negative = ACCOUNT_SPECS[purpose]
-    if per_merchant != (merchant_id is not None):
-        raise LedgerError(f"Account {purpose} {'needs' if per_merchant else 'takes no'} merchant.")
+def account_get_or_create(*, purpose: str, currency: str, livemode: bool, merchant_id: str | None = None,
+                          holder: str = "") -> Account:
+    account_type, owner, allow_negative = ACCOUNT_SPECS[purpose]
+    if (owner == Owner.MERCHANT) != (merchant_id is not None):
+        raise LedgerError(f"Account {purpose} {'needs' if owner == Owner.MERCHANT else 'takes no'} merchant.")
+    if (owner == Owner.HOLDER) != bool(holder):
+        raise LedgerError(f"Account {purpose} {'needs' if owner == Owner.HOLDER else 'takes no'} holder.")
     currency = normalize_currency(currency)
-    lookup = {"purpose": purpose, "currency": currency, "livemode": livemode, "merchant_id": merchant_id}
+    lookup = {"purpose": purpose, "currency": currency, "livemode": livemode, "merchant_id": merchant_id,
+              "holder": holder}
     account = Account.objects.filter(**lookup).first()
     if account is not None:
         return account
@@ -62,23 +72,24 @@ def account_get_or_create(*, purpose: str, currency: str, livemode: bool, mercha
 
 
 def _accounts_for(lines: list[Line], *, currency: str, livemode: bool) -> dict[tuple, Account]:
-    """{(purpose, merchant_id): account} for the lines, creating accounts seen for the first time.
+    """{(purpose, merchant_id, holder): account} for the lines, creating accounts seen for the first time.
 
-    Merchant accounts come back locked FOR UPDATE in ascending id order (every poster takes the same
-    order, so no deadlock), with their current cached balance. Platform accounts (no merchant) are not
-    locked: they hold no cached balance (see Account), so captures of different merchants never queue
-    behind one another on them."""
-    wanted = {(line.purpose, line.merchant_id) for line in lines}
+    Owned accounts (a merchant's, a holder's) come back locked FOR UPDATE in ascending id order (every
+    poster takes the same order, so no deadlock), with their current cached balance. Platform accounts
+    are not locked: they hold no cached balance (see Account), so captures of different merchants never
+    queue behind one another on them."""
+    wanted = {line.owner_key for line in lines}
     query = Q()
-    for purpose, merchant_id in wanted:
-        query |= Q(purpose=purpose, merchant_id=merchant_id)
-    found = {(a.purpose, a.merchant_id): a for a in Account.objects.filter(query, currency=currency, livemode=livemode)}
-    for purpose, merchant_id in wanted - set(found):
-        found[(purpose, merchant_id)] = account_get_or_create(purpose=purpose, currency=currency, livemode=livemode,
-                                                              merchant_id=merchant_id)
-    merchant_ids = sorted(a.pk for a in found.values() if a.merchant_id is not None)
-    if merchant_ids:
-        locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=merchant_ids).order_by("pk")}
+    for purpose, merchant_id, holder in wanted:
+        query |= Q(purpose=purpose, merchant_id=merchant_id, holder=holder)
+    found = {(a.purpose, a.merchant_id, a.holder): a
+             for a in Account.objects.filter(query, currency=currency, livemode=livemode)}
+    for purpose, merchant_id, holder in wanted - set(found):
+        found[(purpose, merchant_id, holder)] = account_get_or_create(
+            purpose=purpose, currency=currency, livemode=livemode, merchant_id=merchant_id, holder=holder)
+    owned_ids = sorted(a.pk for a in found.values() if a.owned)
+    if owned_ids:
+        locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=owned_ids).order_by("pk")}
         found = {k: locked.get(a.pk, a) for k, a in found.items()}
     return found
 
@@ -110,12 +121,13 @@ def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: lis
         except IntegrityError:  # this key was posted already (a retry, or concurrently): that one is the entry
             return JournalEntry.objects.get(key=key)
         accounts = _accounts_for(lines, currency=currency, livemode=livemode)
-        locked = {a.pk: a for a in accounts.values() if a.merchant_id is not None}
+        locked = {a.pk: a for a in accounts.values() if a.owned}
         ids = sorted(locked)
         delta: dict[int, int] = defaultdict(int)
         for line in lines:
-            if line.merchant_id is not None:
-                delta[accounts[(line.purpose, line.merchant_id)].pk] += line.amount
+            account = accounts[line.owner_key]
+            if account.owned:
+                delta[account.pk] += line.amount
         for pk in ids:
             account = locked[pk]
             new_balance = account.balance + _signed_to_normal(account, delta[pk])
@@ -127,7 +139,7 @@ def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: lis
                 )
             account.balance = new_balance
         Posting.objects.bulk_create([
-            Posting(entry=entry, account=accounts[(line.purpose, line.merchant_id)], amount=line.amount,
+            Posting(entry=entry, account=accounts[line.owner_key], amount=line.amount,
                     currency=currency)
             for line in lines
         ])
@@ -140,7 +152,8 @@ def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: lis
 def entry_reverse(*, entry: JournalEntry, key: str, type: str, description: str = "") -> JournalEntry:
     """Post the mirror image of `entry` (every posting negated), exactly once per `key`."""
     postings = list(entry.postings.select_related("account"))
-    lines = [Line(purpose=p.account.purpose, amount=-p.amount, merchant_id=p.account.merchant_id) for p in postings]
+    lines = [Line(purpose=p.account.purpose, amount=-p.amount, merchant_id=p.account.merchant_id,
+                  holder=p.account.holder) for p in postings]
     return entry_post(key=key, type=type, currency=entry.currency, livemode=entry.livemode, lines=lines,
                       merchant_id=entry.merchant_id, source=entry.source, amount=-entry.amount, fee=-entry.fee,
                       reverses=entry, description=description or f"Reverses {entry.id}")

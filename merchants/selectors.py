@@ -9,6 +9,10 @@ def api_clients_for_merchant(*, merchant_id: str):
     return ApiClient.objects.filter(merchant_id=merchant_id).order_by("-created")
 
 
+def api_client_by_client_id(*, client_id: str) -> ApiClient | None:
+    return ApiClient.objects.filter(client_id=client_id).first()
+
+
 def events_for_merchant(*, merchant_id: str, livemode: bool, type: str | None = None, object_id: str | None = None,
                         created_gte=None, created_lte=None):
     qs = Event.objects.filter(merchant_id=merchant_id, livemode=livemode)

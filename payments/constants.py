@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from cards.constants import ISSUING_DECLINES
+
 
 class PaymentStatus(models.TextChoices):
     # The intent is recorded and the processor is being asked: lasts the length of one call.
@@ -64,7 +66,7 @@ class EventType(models.TextChoices):
     REFUND_FAILED = "refund.failed"
 
 
-# decline code -> (API error code, message a cardholder may see)
+# decline code -> (API error code, message a cardholder may see); the on-us processor's own codes (#4) last.
 DECLINES: dict[str, tuple[str, str]] = {
     "card_declined": ("card_declined", "The card was declined."),
     "insufficient_funds": ("card_declined", "The card has insufficient funds."),
@@ -74,6 +76,7 @@ DECLINES: dict[str, tuple[str, str]] = {
     "incorrect_cvc": ("incorrect_cvc", "The card's security code is incorrect."),
     "processing_error": ("processing_error", "An error occurred while processing the card. Try again."),
     "fraudulent": ("card_declined", "The card was declined."),  # blocked by the risk engine (#5)
+    **ISSUING_DECLINES,
 }
 
 

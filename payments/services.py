@@ -142,15 +142,19 @@ def payment_create(
     if card is not None:
         checked = check_card(number=card.get("number"), exp_month=card.get("exp_month"),
                              exp_year=card.get("exp_year"), cvc=card.get("cvc"), name=card.get("name") or "")
+        if livemode and card.get("cvc") is None:  # live (on-us): a card typed in must prove it is at hand
+            raise ValidationError("In live mode a card needs its CVC.", param="card[cvc]", code="parameter_missing")
         number = checked.number
-        cvc_given = card.get("cvc") is not None
+        cvc = card.get("cvc")  # in memory only, for the processor: never stored, logged or queued
+        expiry = (checked.exp_month, checked.exp_year)
         card_facts = (fingerprint(number), number.bin, number.last4, checked.brand)
     else:
         stored = card_selectors.card_get_usable(merchant_id=merchant_id, livemode=livemode, card_id=card_token)
         if stored is None:
             raise ValidationError("No such card token.", param="card_token", code="resource_missing")
         number = card_services.card_number(stored)
-        cvc_given = False
+        cvc = None  # a stored card (card on file) has no CVC
+        expiry = (stored.exp_month, stored.exp_year)
         card_facts = (stored.fingerprint, stored.bin, stored.last4, stored.brand)
 
     payment = Payment(merchant_id=merchant_id, livemode=livemode, api_client_id=api_client_id, amount=amount,
@@ -182,11 +186,12 @@ def payment_create(
 
     assessment = payment.risk_assessment
     if assessment.decision != RiskDecision.ALLOW:  # block or review: no processor call, no money moves
-        del number
+        del number, cvc
         return _payment_apply_risk(payment, assessment)
-    result = processor.authorize(number=number, cvc_given=cvc_given, amount=amount, currency=currency,
-                                 capture=capture, reference=payment.id)
-    del number
+    result = processor.authorize(number=number, cvc=cvc, exp_month=expiry[0], exp_year=expiry[1], amount=amount,
+                                 currency=currency, capture=capture, reference=payment.id, merchant_id=merchant_id,
+                                 merchant_country=_merchant_country(merchant_id))
+    del number, cvc
     with transaction.atomic():  # the answer and what risk learns from it: one commit
         payment = _payment_record_authorization(payment, result)
         # Right after the ledger entry, before the commit: like the merchant's balance, the merchant's
@@ -317,9 +322,11 @@ def payment_resume(*, payment_id: str) -> Payment:
     if card.pan_ciphertext is None:  # the card was deleted meanwhile: nothing can be authorized
         result = AuthorizationResult(approved=False, reference="", decline_code="processing_error")
     else:
+        # The CVC of the first request was never kept: the processor is asked without it (card on file).
         result = processor_named(payment.processor).authorize(
-            number=card_services.card_number(card), cvc_given=False, amount=payment.amount,
-            currency=payment.currency, capture=payment.capture, reference=payment.id)
+            number=card_services.card_number(card), cvc=None, exp_month=card.exp_month, exp_year=card.exp_year,
+            amount=payment.amount, currency=payment.currency, capture=payment.capture, reference=payment.id,
+            merchant_id=payment.merchant_id, merchant_country=_merchant_country(payment.merchant_id))
     try:
         payment = _payment_record_authorization(payment, result)
     except StateError:  # another worker recorded the answer first

@@ -4,7 +4,8 @@ Ledger: every entry balances per currency, cached balances equal the sum of post
 must-not-go-negative account is negative (ledger.selectors.ledger_problems). Payments:
 refunded <= captured <= authorized; every captured payment has exactly its capture entry; every
 settlement equals the sum of its lines; each merchant's pending and available balances equal
-what the payments, refunds, settlements and payouts say they should be.
+what the payments, refunds, settlements and payouts say they should be. Card issuing (#4): each card
+account's held balance equals its pending authorizations, each credit line its limit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import defaultdict
 
 from django.db import connection
 
+from cards import issuing_selectors
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.constants import AccountPurpose
@@ -92,7 +94,7 @@ def _balance_problems() -> list[str]:
 
 def verify_all(*, record: bool = True) -> list[str]:
     """Run every check; record the run (admin) and log loudly on a break. Returns the problems."""
-    problems = ledger_selectors.ledger_problems() + payment_problems()
+    problems = ledger_selectors.ledger_problems() + payment_problems() + issuing_selectors.issuing_problems()
     checked = {name: _rows(f"SELECT COUNT(*) FROM {table}")[0][0] for name, table in (  # noqa: S608
         ("entries", "ledger_journalentry"), ("postings", "ledger_posting"), ("accounts", "ledger_account"),
         ("payments", "payments_payment"), ("settlements", "payments_settlement"))}

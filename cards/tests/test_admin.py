@@ -146,6 +146,11 @@ def world(db, admin_user):
 
     for payout in Payout.objects.all():  # failed: the money is back in available (refunds stay possible)
         payout_transition(payout_id=payout.pk, to_status="failed", failure_code="account_closed")
+    # Card issuing (#4): a program, a cardholder, a funded card with an authorization (and their events).
+    from .issuing_factories import issue_card
+    from .test_authorization import authorize
+
+    authorize(issue_card(other, livemode=True, fund=5_000), 1_000)
     return {
         "merchant": merchant, "other": other, "person": person, "client": client, "connect": connect,
         "access": access, "captured": captured, "authorized": authorized, "failed": failed, "card": card,

@@ -49,6 +49,7 @@ def production(tmp_path):
         "CARD_DATA_KEYS": f"1:{b64key()}",
         "CARD_FINGERPRINT_KEY": b64key(),
         "WEBHOOK_ENCRYPTION_KEYS": f"1:{b64key()}",
+        "ISSUING_CVC_KEY": b64key(),
         "ALLOWED_HOSTS": "pay.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
     }
@@ -82,8 +83,12 @@ def test_production_names_only_what_is_missing(tmp_path):
         ({"CARD_DATA_KEYS": "1:not base64!"}, "CARD_DATA_KEYS"),
         ({"CARD_FINGERPRINT_KEY": b64key(8)}, "CARD_FINGERPRINT_KEY"),
         ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS"),
+        ({"ISSUING_CVC_KEY": base64.b64encode(b"dev-issuing-cvc-key-32-bytes-ok!").decode()}, "ISSUING_CVC_KEY"),
+        ({"ISSUING_CVC_KEY": b64key(16)}, "ISSUING_CVC_KEY"),
+        ({"ISSUING_CVC_KEY": ""}, "ISSUING_CVC_KEY"),
     ],
-    ids=["dev-secret", "short-secret", "dev-card-key", "short-card-key", "bad-card-key", "short-fp-key", "no-hosts"],
+    ids=["dev-secret", "short-secret", "dev-card-key", "short-card-key", "bad-card-key", "short-fp-key", "no-hosts",
+         "dev-cvc-key", "short-cvc-key", "no-cvc-key"],
 )
 def test_production_refuses_weak_configuration(tmp_path, production, override, expected):
     result = manage(tmp_path, "check", **{**production, **override})

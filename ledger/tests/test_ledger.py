@@ -76,6 +76,41 @@ def test_accounts_must_match_their_ownership(merchant):
         services.account_get_or_create(purpose=P.FEE_REVENUE, currency="EUR", livemode=False, merchant_id=merchant.pk)
 
 
+def test_holder_accounts_cache_their_balance_and_refuse_to_go_negative():
+    """Card accounts of card issuing (#4) own ledger accounts by `holder`, cached and locked like a merchant's."""
+    services.entry_post(key="issuing_funding:iacct_1:w1", type=EntryType.ISSUING_FUNDING, currency="EUR",
+                               livemode=True, source="iacct_1",
+                               lines=[Line(P.BANK_CASH, 500), Line(P.CARD_AVAILABLE, -500, holder="iacct_1")])
+    services.entry_post(key="issuing_hold:iauth_1", type=EntryType.ISSUING_HOLD, currency="EUR", livemode=True,
+                        lines=[Line(P.CARD_AVAILABLE, 300, holder="iacct_1"),
+                               Line(P.CARD_HELD, -300, holder="iacct_1")])
+    assert selectors.account_balance(purpose=P.CARD_AVAILABLE, currency="EUR", livemode=True, holder="iacct_1") == 200
+    assert selectors.holder_balances(holders=["iacct_1", "iacct_2"]) == {
+        "iacct_1": {P.CARD_AVAILABLE: 200, P.CARD_HELD: 300}, "iacct_2": {}}
+    with pytest.raises(InsufficientBalance):
+        services.entry_post(key="issuing_hold:iauth_2", type=EntryType.ISSUING_HOLD, currency="EUR", livemode=True,
+                            lines=[Line(P.CARD_AVAILABLE, 201, holder="iacct_1"),
+                                   Line(P.CARD_HELD, -201, holder="iacct_1")])
+    # Another holder's account is another account; the platform's bank cash is shared and uncached.
+    services.entry_post(key="issuing_funding:iacct_2:w1", type=EntryType.ISSUING_FUNDING, currency="EUR",
+                        livemode=True, lines=[Line(P.BANK_CASH, 70), Line(P.CARD_AVAILABLE, -70, holder="iacct_2")])
+    assert Account.objects.filter(purpose=P.CARD_AVAILABLE).count() == 2
+    assert selectors.account_balance(purpose=P.BANK_CASH, currency="EUR", livemode=True) == 570
+    assert selectors.ledger_problems() == []
+    Account.objects.filter(holder="iacct_2").update(balance=1)
+    assert any("cached balance 1 != sum of postings 70" in p for p in selectors.ledger_problems())
+
+
+def test_holder_accounts_must_have_a_holder(merchant):
+    with pytest.raises(LedgerError, match="needs holder"):
+        services.account_get_or_create(purpose=P.CARD_AVAILABLE, currency="EUR", livemode=False)
+    with pytest.raises(LedgerError, match="takes no holder"):
+        services.account_get_or_create(purpose=P.BANK_CASH, currency="EUR", livemode=False, holder="iacct_1")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Account.objects.create(purpose=P.MERCHANT_PENDING, type="liability", currency="EUR", merchant=merchant,
+                               holder="iacct_1")
+
+
 def test_database_refuses_a_negative_non_negative_account(merchant):
     account = services.account_get_or_create(purpose=P.MERCHANT_AVAILABLE, currency="EUR", livemode=False,
                                              merchant_id=merchant.pk)

@@ -53,6 +53,11 @@ class PaymentListCreateView(BaseEndpoint):
             "4000000000000069 `expired_card`, 4000000000000127 `incorrect_cvc`, 4000000000000119 "
             "`processing_error`. Risk engine: 4100000000000019 and 4000000000004954 are blocked (402, decline code "
             "`fraudulent`); 4000000000009235 is held in `requires_review` (201). Every payment shows its `risk`."
+            "\n\nLive mode: cards issued by this bank authorize against the cardholder's account (on-us): a hold, "
+            "captured or released with the payment. A card typed in needs its `cvc`. Other issuers' cards are "
+            "declined `card_not_supported` (no card network is connected); the issuer's own declines include "
+            "`card_frozen`, `card_inactive`, `spending_limit_exceeded`, `currency_not_allowed`, "
+            "`country_not_allowed` and `invalid_expiry_year`."
         ),
         request=PaymentCreateInputSerializer,
         responses={

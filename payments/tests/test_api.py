@@ -351,18 +351,28 @@ def test_idempotent_decline_replays_the_same_failed_payment(api):
 # --- live mode -----------------------------------------------------------------------------------
 
 
-def test_live_mode_create_is_refused_and_writes_nothing(live_api, merchant):
-    before = counts()
-    error = assert_error(create(live_api), 400, "invalid_request_error", code="livemode_unavailable")
-    assert "live" in error["message"].lower()
-    assert counts() == before
+def test_live_mode_declines_a_card_of_another_issuer(live_api, merchant):
+    """Live mode is the on-us processor (#4): no card network is connected, so other issuers' cards decline."""
+    error = assert_error(create(live_api), 402, "card_error", code="card_declined")
+    assert error["decline_code"] == "card_not_supported"
+    assert "issued by this bank" in error["message"]
+    payment = Payment.objects.get(pk=error["payment"]["id"])
+    assert (payment.status, payment.livemode, payment.processor) == ("failed", True, "onus")
+    assert payment.failure_code == "card_not_supported"
 
 
-def test_live_mode_create_with_card_token_is_refused(live_api, merchant):
+def test_live_mode_declines_a_stored_card_of_another_issuer(live_api, merchant):
     card = make_card(merchant, livemode=True)
+    error = assert_error(create(live_api, card=..., card_token=card.pk), 402, "card_error")
+    assert error["decline_code"] == "card_not_supported"
+
+
+def test_live_mode_needs_the_cvc_of_a_card_typed_in_and_writes_nothing(live_api, merchant):
     before = counts()
-    assert_error(create(live_api, card=..., card_token=card.pk), 400, "invalid_request_error",
-                 code="livemode_unavailable")
+    card = card_data()
+    del card["cvc"]
+    assert_error(create(live_api, card=card), 400, "invalid_request_error", code="parameter_missing",
+                 param="card[cvc]")
     assert counts() == before
 
 
