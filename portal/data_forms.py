@@ -6,6 +6,7 @@ the currency's ISO 4217 exponent; anything finer than the minor unit is refused,
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -43,7 +44,34 @@ def day_start(day) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-class PaymentFilterForm(forms.Form):
+# 12 or more digits, maybe grouped by spaces or dashes: possibly a card number.
+_LONG_DIGITS = re.compile(r"\d(?:[ -]?\d){11,}")
+CARD_NUMBER_MESSAGE = "That looks like a card number: it is neither kept nor shown. Search by the card's last 4 digits."
+
+
+class NoCardNumbersForm(forms.Form):
+    """A form that never echoes a card number back: a typed value holding one is blanked before the form is
+    bound (so the page cannot render it) and the field reports why."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        self.card_number_fields = []
+        if data is not None:
+            data = data.copy()
+            for name in list(data.keys()):
+                if any(_LONG_DIGITS.search(value) for value in data.getlist(name)):
+                    data.setlist(name, [""])
+                    self.card_number_fields.append(name)
+        super().__init__(data, *args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        for name in self.card_number_fields:
+            if name in self.fields:
+                self.add_error(name, CARD_NUMBER_MESSAGE)
+        return data
+
+
+class PaymentFilterForm(NoCardNumbersForm):
     q = forms.CharField(required=False, max_length=64, label="Payment or refund id")
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *PaymentStatus.choices])
     currency = forms.CharField(required=False, max_length=3)
@@ -111,7 +139,7 @@ class PaymentFilterForm(forms.Form):
         }
 
 
-class RefundForm(forms.Form):
+class RefundForm(NoCardNumbersForm):
     amount = forms.CharField(max_length=20, help_text="Up to what can still be refunded. Leave as is for all of it.")
     reason = forms.ChoiceField(required=False, choices=[("", "No reason given"), *RefundReason.choices])
 
@@ -132,7 +160,7 @@ class RefundForm(forms.Form):
 SUBSCRIBABLE_EVENTS = [t for t in EVENT_TYPES if t != WEBHOOK_TEST_EVENT]
 
 
-class WebhookEndpointForm(forms.Form):
+class WebhookEndpointForm(NoCardNumbersForm):
     url = forms.CharField(max_length=2048, label="Endpoint URL",
                           widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks"}))
     description = forms.CharField(required=False, max_length=500)

@@ -21,7 +21,7 @@ from payments import services as payment_services
 from payments.constants import PaymentStatus, RefundReason, RefundStatus
 
 from ..access import portal_view
-from ..data_forms import PaymentFilterForm, RefundForm, from_minor_units
+from ..data_forms import CARD_NUMBER_MESSAGE, PaymentFilterForm, RefundForm, from_minor_units
 from ..templatetags.portal_data import money
 from .listing import csv_cell, keyset_page, not_found
 
@@ -30,6 +30,16 @@ EXPORT_COLUMNS = ["id", "created", "status", "amount", "currency", "amount_captu
                   "card_brand", "card_last4", "description", "customer_email", "failure_code", "risk_decision",
                   "risk_score"]
 REFUND_TOKEN_KEY = "portal_refund_confirm"
+
+
+def _without_card_numbers(request, form):
+    """A GET whose filters hold a card number is sent back without them: the number is never rendered, not
+    even in a link or the form (the URL it came with is not repeated either)."""
+    messages.error(request, CARD_NUMBER_MESSAGE)
+    params = request.GET.copy()
+    for name in form.card_number_fields:
+        params.pop(name, None)
+    return redirect(f"{reverse('portal:payments')}?{params.urlencode()}")
 
 
 def _filtered(request):
@@ -47,6 +57,8 @@ def _filtered(request):
 @portal_view("view")
 def payment_list(request):
     form, qs = _filtered(request)
+    if form.card_number_fields:
+        return _without_card_numbers(request, form)
     page = keyset_page(request, qs, prefix="pay") if qs is not None else None
     filtering = any(v for k, v in request.GET.items() if k not in ("starting_after", "ending_before"))
     return render(request, "portal/payments/list.html", {"form": form, "page": page, "filtering": filtering})
@@ -55,7 +67,9 @@ def payment_list(request):
 @portal_view("view")
 def payment_export(request):
     """The filtered list as CSV, streamed in keyset batches: memory stays flat at any size."""
-    _form, qs = _filtered(request)
+    form, qs = _filtered(request)
+    if form.card_number_fields:
+        return _without_card_numbers(request, form)
     if qs is None:
         messages.error(request, "Fix the filters before exporting.")
         return redirect(reverse("portal:payments") + "?" + request.GET.urlencode())
