@@ -26,9 +26,10 @@ def _url(request, **cursor) -> str:
     return f"{request.path}?{urlencode(sorted(params.items()))}"
 
 
-def keyset_page(request, queryset, *, prefix: str, key: str = "pk", limit: int = PAGE_SIZE) -> Page:
+def keyset_page(request, queryset, *, prefix: str, key: str = "pk", limit: int | None = None) -> Page:
     """One page, newest first, with links to the newer and older pages: core.api.paginate, the API's own
     keyset pagination, so a deep page costs what the first does. A malformed cursor shows the first page."""
+    limit = limit or PAGE_SIZE
     after = (request.GET.get("starting_after") or "")[:64]
     before = "" if after else (request.GET.get("ending_before") or "")[:64]
     params = {"limit": limit, **({"starting_after": after} if after else {}),
