@@ -51,7 +51,7 @@ def bar_chart(days: list, rows: list[dict], currency: str, *, width: int = 720, 
         bars.append({**point, "x": round(left + i * slot + slot * 0.15, 1), "width": round(slot * 0.7, 1),
                      "y": round(top + plot_height - h, 1), "height": h,
                      "label_x": round(left + i * slot + slot / 2, 1),
-                     "show_label": i % 7 == 0 or i == len(points) - 1})
+                     "show_label": (len(points) - 1 - i) % 7 == 0})  # today, a week ago, ...
     return {"currency": currency, "width": width, "height": height, "baseline": top + plot_height,
             "label_y": height - 8, "peak": peak, "bars": bars, "left": left, "top": top,
             "total": sum(p["volume"] for p in points), "first": days[0], "last": days[-1]}

@@ -178,9 +178,13 @@ def payment_refund(request, payment_id):
     audit_record(actor=actor, action="refund.create", object_type="refund", object_id=refund.pk,
                  merchant_id=ctx.merchant.pk, data={"via": "portal", "payment": payment.pk, "amount": amount,
                                                    "status": refund.status})
+    shown = money(amount, payment.currency)
     if refund.status == RefundStatus.FAILED:
-        messages.error(request, f"Refund {refund.pk} of {money(amount, payment.currency)} failed "
-                                f"({refund.failure_code or 'processor error'}).")
+        messages.error(request, f"The refund of {shown} failed ({refund.failure_code or 'processor error'}): "
+                                f"nothing was taken from your balance. Refund {refund.pk}.")
+    elif refund.status == RefundStatus.SUCCEEDED:
+        messages.success(request, f"Refunded {shown} to the card. Refund {refund.pk}.")
     else:
-        messages.success(request, f"Refund {refund.pk} of {money(amount, payment.currency)} is {refund.status}.")
+        messages.success(request, f"Refund {refund.pk} of {shown} is pending: the card network has not "
+                                  "answered yet.")
     return redirect(detail_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import render
 
 from core.request_log import api_requests_for_merchant
@@ -29,4 +30,4 @@ def request_log(request):
     return render(request, "portal/requests/list.html", {
         "page": page, "clients": sorted(clients.values(), key=lambda c: c.name or c.client_id), "status": status or "",
         "method": method or "", "client": client or "", "methods": METHODS,
-        "filtering": bool(status or method or client)})
+        "filtering": bool(status or method or client), "retention_days": settings.API_REQUEST_LOG_RETENTION_DAYS})

@@ -216,7 +216,7 @@ def test_refund_in_two_steps_and_only_once(owner, merchant):
     assert (refund.amount, refund.reason, refund.status, refund.payment_id) == (750, "duplicate", "succeeded", p.pk)
     assert refund.events.get(type="refund.created").actor.startswith("portal:")
     assert AuditLogEntry.objects.get(action="refund.create").object_id == refund.pk
-    assert "Refund " + refund.pk + " of €7.50 is succeeded." in page(owner.get(detail(p)))
+    assert f"Refunded €7.50 to the card. Refund {refund.pk}." in page(owner.get(detail(p)))
     # The same confirmation again (a double click, a reload): refused, nothing more refunded.
     r = owner.post(refund_url(p), {"amount": "7.50", "reason": "duplicate", "confirm": "yes", "token": token})
     assert r.status_code == 302
@@ -342,3 +342,15 @@ def test_export_with_invalid_filters_goes_back(viewer):
 
 def test_export_of_nothing_is_a_header(viewer):
     assert _csv(viewer.get(EXPORT)) == []
+
+
+def test_a_refund_the_processor_refuses_is_reported_as_failed(owner, merchant, monkeypatch):
+    from payments.tests.money_helpers import failing_refunds
+
+    p = make_payment(merchant, amount=2_000)
+    failing_refunds(monkeypatch)
+    _, token = _confirm_page(owner, p, amount="5.00")
+    owner.post(refund_url(p), {"amount": "5.00", "confirm": "yes", "token": token})
+    assert Refund.objects.get().status == "failed"
+    html = page(owner.get(detail(p)))
+    assert "The refund of €5.00 failed (refund_failed): nothing was taken from your balance." in html
