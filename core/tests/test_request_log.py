@@ -86,10 +86,10 @@ def test_can_be_switched_off(api, settings):
 
 
 def test_a_failing_insert_does_not_break_the_answer(api, monkeypatch, caplog):
-    def boom(self, *args, **kwargs):
+    def boom(entry):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(ApiRequestLog, "save", boom)
+    monkeypatch.setattr("core.request_log._insert", boom)
     assert api.get("/v1/payments").status_code == 200
     assert "Could not record API request" in caplog.text
 
@@ -121,3 +121,20 @@ def test_purge_task_is_scheduled():
 
     assert task.name == "core.purge_api_request_log"
     assert any(entry["task"] == task.name for entry in settings.CELERY_BEAT_SCHEDULE.values())
+
+
+def test_on_postgresql_the_log_row_does_not_wait_for_the_disk(merchant):
+    from django.db import connection
+
+    from core.request_log import record
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        assert cursor.fetchone()[0] == "on"
+        record(ApiRequestLog(id=new_id("req"), merchant_id=merchant.pk, method="GET", path="/v1/payments",
+                             status_code=200, latency_ms=1, created=timezone.now()))
+        cursor.execute("SELECT current_setting('synchronous_commit')")  # this transaction only (SET LOCAL)
+        assert cursor.fetchone()[0] == "off"
+    assert ApiRequestLog.objects.get().merchant_id == merchant.pk
