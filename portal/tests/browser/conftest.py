@@ -45,8 +45,10 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=missing))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One headless Chromium per test module: Playwright's event loop lives only while that module's tests run,
+    so the rest of the suite never sees it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
