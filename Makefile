@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench install install-dev migrate seed worker clean
+.PHONY: run test lint bench install install-dev migrate seed worker clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,22 @@ run: seed
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho start -f Procfile
 
-## test: install dev requirements, lint, run the whole suite
-test: install-dev
+## chromium: Debian's Chromium for the browser tests (Playwright drives it; no browser download)
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+	    echo "installing chromium (apt) for the browser tests"; \
+	    apt-get update -q > /dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium > /dev/null \
+	      || echo "could not install chromium: the browser tests will be skipped"; \
+	  else \
+	    echo "$(CHROMIUM) is missing and this user cannot install it (sudo apt-get install chromium):" \
+	         "the browser tests will be skipped"; \
+	  fi; \
+	fi
+
+## test: install dev requirements (and Chromium if it can), lint, run the whole suite
+test: install-dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
+    "core.request_log.ApiRequestLogMiddleware",  # /v1/ calls, for the portal's request log
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,6 +82,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.portal",
             ],
         },
     },
@@ -253,6 +255,10 @@ IDEMPOTENCY_KEY_TTL = timedelta(hours=env.int("IDEMPOTENCY_KEY_TTL_HOURS", defau
 # A request still "in flight" after this long is treated as crashed and its key released.
 IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", default=60))
 
+# --- API request log (the merchant portal shows it) ----------------------------------------
+API_REQUEST_LOG_ENABLED = env.bool("API_REQUEST_LOG_ENABLED", default=True)
+API_REQUEST_LOG_RETENTION_DAYS = env.int("API_REQUEST_LOG_RETENTION_DAYS", default=30)
+
 # --- Payments ------------------------------------------------------------------------------
 # A payment still `processing` (or a refund still `pending`) this long after its last change was
 # left by a request that died mid-way: the beat task asks the processor again and records the answer.
@@ -328,6 +334,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-idempotency-keys": {
         "task": "core.purge_expired_idempotency_keys",
+        "schedule": timedelta(hours=1),
+    },
+    "purge-api-request-log": {
+        "task": "core.purge_api_request_log",
         "schedule": timedelta(hours=1),
     },
     "resume-stuck-payments-and-refunds": {

@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 
 from core.audit import audit_record, staff_actor
 from core.errors import ApplicationError
-from core.models import AuditLogEntry, IdempotencyKey
+from core.models import ApiRequestLog, AuditLogEntry, IdempotencyKey
 from core.money import CurrencyError, Money
 
 
@@ -118,4 +118,15 @@ class AuditLogEntryAdmin(ReadOnlyAdmin):
     search_fields = ("^id", "=object_id", "=merchant_id", "actor", "=request_id")
     date_hierarchy = "created"
     fields = ("id", "created", "actor", "action", "object_type", "object_id", "merchant_id", "data", "request_id")
+    readonly_fields = fields
+
+
+@admin.register(ApiRequestLog)
+class ApiRequestLogAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created", "merchant_id", "livemode", "client_id", "method", "path", "status_code",
+                    "latency_ms")
+    list_filter = ("livemode", "method", "status_code")
+    search_fields = ("=id", "=merchant_id", "=client_id", "=idempotency_key")
+    fields = ("id", "created", "merchant_id", "livemode", "client_id", "method", "path", "status_code",
+              "latency_ms", "idempotency_key")
     readonly_fields = fields

@@ -68,10 +68,11 @@ def parse_query(serializer_class, request):
     return serializer.validated_data
 
 
-def paginate(queryset, params: dict, *, prefix: str) -> tuple[list, bool]:
+def paginate(queryset, params: dict, *, prefix: str, key: str = "pk") -> tuple[list, bool]:
     """Keyset pagination on the time-ordered id, newest first. Constant cost at any depth.
 
-    Returns (objects, has_more).
+    `key` is the field holding that id: the primary key, or for instance `event_id` for rows listed in
+    the order of the event they belong to. Returns (objects, has_more).
     """
     limit = params.get("limit", 10)
     after, before = params.get("starting_after"), params.get("ending_before")
@@ -80,12 +81,12 @@ def paginate(queryset, params: dict, *, prefix: str) -> tuple[list, bool]:
             raise ValidationError(f"{name} must be an id starting with '{prefix}_'.", param=name,
                                   code="parameter_invalid")
     if before:
-        rows = list(queryset.filter(pk__gt=before).order_by("pk")[: limit + 1])
+        rows = list(queryset.filter(**{f"{key}__gt": before}).order_by(key)[: limit + 1])
         has_more = len(rows) > limit
         return list(reversed(rows[:limit])), has_more
     if after:
-        queryset = queryset.filter(pk__lt=after)
-    rows = list(queryset.order_by("-pk")[: limit + 1])
+        queryset = queryset.filter(**{f"{key}__lt": after})
+    rows = list(queryset.order_by(f"-{key}")[: limit + 1])
     return rows[:limit], len(rows) > limit
 
 

@@ -75,6 +75,12 @@ def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     return f"{prefix}_{_encode(body, 26)}"
 
 
+def first_id_at(prefix: str, when) -> str:
+    """The smallest id `prefix` can have at `when` (an aware datetime): every id made earlier sorts below it,
+    so `pk__lt=first_id_at(...)` selects by creation time on the primary key's index."""
+    return f"{prefix}_{_encode(int(when.timestamp() * 1000) << _RANDOM_BITS, 26)}"
+
+
 def _make_factory(kind: str):
     prefix = PREFIXES[kind]
 

@@ -49,3 +49,29 @@ class AuditLogEntry(models.Model):
 
     def __str__(self):
         return f"{self.actor} {self.action} {self.object_type} {self.object_id}"
+
+
+class ApiRequestLog(models.Model):
+    """One /v1/ call of a merchant's API client, for the merchant portal's request log.
+
+    Written after the response (core.request_log); never a body, a header or a query string. The id
+    is the request's own id (`req_...`, time-ordered), so the newest-first list per merchant and the
+    retention purge both walk an index. Plain ids, no foreign keys: core is the bottom layer.
+    """
+
+    id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, help_text="The request id (Request-Id)")
+    merchant_id = models.CharField(max_length=ID_MAX_LENGTH, help_text="merchants.Merchant id acted for")
+    livemode = models.BooleanField(default=False)
+    client_id = models.CharField(max_length=ID_MAX_LENGTH, blank=True, help_text="merchants.ApiClient public id")
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255, help_text="Without the query string")
+    status_code = models.PositiveSmallIntegerField()
+    latency_ms = models.PositiveIntegerField(help_text="Time spent in the application, in milliseconds")
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    created = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["merchant_id", "livemode", "-id"], name="api_request_log_merchant")]
+
+    def __str__(self):
+        return f"{self.id} {self.method} {self.path} {self.status_code}"

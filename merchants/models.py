@@ -207,6 +207,8 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = "webhook deliveries"
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due"),
+            # An endpoint's delivery log, newest event first (the portal), at any depth.
+            models.Index(fields=["endpoint", "-event"], name="webhook_delivery_endpoint_list"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_unique"),

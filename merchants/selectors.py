@@ -1,4 +1,7 @@
-from .models import ApiClient, Event, Merchant, MerchantNotice, WebhookEndpoint
+from django.db.models import Prefetch, Q
+
+from .constants import DeliveryStatus, WebhookEndpointStatus
+from .models import ApiClient, Event, Merchant, MerchantNotice, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 def merchant_get(*, merchant_id: str) -> Merchant | None:
@@ -42,3 +45,32 @@ def webhook_endpoint_get(*, merchant_id: str, livemode: bool, endpoint_id: str):
 def merchant_notices(*, merchant_id: str, unread_only: bool = False):
     qs = MerchantNotice.objects.filter(merchant_id=merchant_id)
     return qs.filter(read_at__isnull=True) if unread_only else qs
+
+
+def events_for_objects(*, merchant_id: str, livemode: bool, object_ids):
+    """The events of these objects (a payment and its refunds, say), oldest first: a timeline."""
+    return events_for_merchant(merchant_id=merchant_id, livemode=livemode).filter(
+        object_id__in=list(object_ids)).order_by("created", "id")
+
+
+def webhook_deliveries_for_endpoint(*, endpoint_id: str, status: str | None = None):
+    """The endpoint's deliveries with their event and every attempt (two queries per page, whatever its
+    size). List them by `event_id`, newest first: index webhook_delivery_endpoint_list."""
+    qs = (WebhookDelivery.objects.filter(endpoint_id=endpoint_id).select_related("event")
+          .prefetch_related(Prefetch("attempt_log", queryset=WebhookAttempt.objects.order_by("created", "id"))))
+    return qs.filter(status=status) if status else qs
+
+
+def webhook_attention(*, merchant_id: str, livemode: bool, since) -> dict:
+    """What needs the merchant's attention in its webhooks: endpoints disabled or failing, and how many
+    deliveries failed for good (every retry spent, or 410 Gone) since `since`. Two queries."""
+    endpoints = list(webhook_endpoints_for_merchant(merchant_id=merchant_id, livemode=livemode).filter(
+        Q(status=WebhookEndpointStatus.DISABLED) | Q(failing_since__isnull=False)).order_by("-id"))
+    failed = WebhookDelivery.objects.filter(
+        endpoint__merchant_id=merchant_id, endpoint__livemode=livemode, status=DeliveryStatus.FAILED,
+        updated__gte=since).count()
+    return {
+        "disabled_endpoints": [e for e in endpoints if e.status == WebhookEndpointStatus.DISABLED],
+        "failing_endpoints": [e for e in endpoints if e.status == WebhookEndpointStatus.ENABLED],
+        "failed_deliveries": failed,
+    }

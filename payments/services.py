@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from cards import selectors as card_selectors
@@ -23,7 +22,7 @@ from risk import services as risk_services
 from risk.constants import Decision as RiskDecision
 from risk.constants import ReviewOutcome
 
-from . import bookkeeping
+from . import bookkeeping, selectors
 from .constants import (
     DECLINES,
     PAYMENT_TRANSITIONS,
@@ -452,8 +451,7 @@ def refund_create(*, merchant_id: str, livemode: bool, payment_id: str, amount: 
         if payment.status != PaymentStatus.SUCCEEDED:
             raise StateError(f"This payment is {payment.status}; only a succeeded payment can be refunded.",
                              code="payment_unexpected_state", param="payment")
-        pending = payment.refunds.filter(status=RefundStatus.PENDING).aggregate(s=Sum("amount"))["s"] or 0
-        remaining = payment.amount_captured - payment.amount_refunded - pending
+        remaining = selectors.refundable_amount(payment)  # pending refunds count: read under the row lock
         if remaining <= 0:
             raise StateError("This payment has already been fully refunded.", code="charge_already_refunded",
                              param="payment")

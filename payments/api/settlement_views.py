@@ -1,9 +1,5 @@
 """Balance, balance transactions, settlements (with their CSV report) and payouts: read-only."""
 
-import csv
-import io
-
-from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.response import Response
@@ -19,6 +15,7 @@ from core.api import (
 from core.errors import NotFound
 
 from .. import settlement_selectors as selectors
+from ..settlement_report import REPORT_COLUMNS, settlement_report_response
 from .settlement_serializers import (
     BalanceSerializer,
     BalanceTransactionListParamsSerializer,
@@ -33,8 +30,6 @@ from .settlement_serializers import (
 
 BALANCE_TAGS = ["Balance"]
 SETTLEMENT_TAGS = ["Settlements and payouts"]
-
-REPORT_COLUMNS = ["type", "id", "payment", "occurred_at", "currency", "gross", "fee", "net"]
 
 
 class BalanceView(BaseEndpoint):
@@ -128,36 +123,7 @@ class SettlementReportView(BaseEndpoint):
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The CSV report")},
         errors=(404,), tags=SETTLEMENT_TAGS)
     def get(self, request, settlement_id: str):
-        stl = _settlement_or_404(self, settlement_id)
-        lines = selectors.settlement_lines(settlement_id=stl.pk)
-
-        def rows():
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-
-            def flush():
-                value = buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-                return value
-
-            writer.writerow(REPORT_COLUMNS)
-            gross = fee = net = 0
-            for line in lines.iterator(chunk_size=2000):
-                gross, fee, net = gross + line.gross, fee + line.fee, net + line.net
-                item = line.refund_id if line.type == "refund" else line.payment_id
-                writer.writerow([line.type, item, line.payment_id, line.occurred_at.isoformat(), line.currency,
-                                 line.gross, line.fee, line.net])
-                if buffer.tell() > 64_000:
-                    yield flush()
-            writer.writerow(["total", stl.pk, "", "", stl.currency, gross, fee, net])
-            writer.writerow(["carried_in", stl.carried_from_id or "", "", "", stl.currency, "", "", stl.carried_in])
-            writer.writerow(["payout_total", stl.pk, "", "", stl.currency, "", "", max(stl.total, 0)])
-            yield flush()
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{stl.pk}.csv"'
-        return response
+        return settlement_report_response(_settlement_or_404(self, settlement_id))
 
 
 class PayoutListView(BaseEndpoint):

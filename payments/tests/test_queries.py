@@ -12,6 +12,7 @@ POST /v1/payments, captured, with Idempotency-Key: 15 statements, 9 of them real
 POST /v1/payments without a key: 11. A replay of a stored response: 6 (the failed INSERT in its
 savepoint, then one SELECT), whatever the first request cost.
 GET /v1/payments: 2 statements (token lookup, one SELECT joined with the card), at any page size.
+Every authenticated call then adds the API request log's INSERT, after the response (REQUEST_LOG).
 
 The bounds are the measurement plus one, so one stray query is tolerated and an N+1 is not.
 """
@@ -44,10 +45,13 @@ RISK = 6 + 4 + 3
 # its accounts (per account: SELECT, SAVEPOINT + INSERT + RELEASE, and one more locking SELECT): these
 # tests capture a new merchant's first payment.
 LEDGER = 11 + 3 * 4 + 1
-CREATE_WITH_KEY_MAX = 18 + EVENTS + RISK + LEDGER
-CREATE_WITHOUT_KEY_MAX = 14 + EVENTS + RISK + LEDGER
-REPLAY_MAX = 7
-LIST_MAX = 3
+# API request log (core.request_log, issue #7): one INSERT after the response was sent; inside the test
+# transaction it shows as SAVEPOINT + INSERT + RELEASE (in production: the INSERT alone, in autocommit).
+REQUEST_LOG = 3
+CREATE_WITH_KEY_MAX = 18 + EVENTS + RISK + LEDGER + REQUEST_LOG
+CREATE_WITHOUT_KEY_MAX = 14 + EVENTS + RISK + LEDGER + REQUEST_LOG
+REPLAY_MAX = 7 + REQUEST_LOG
+LIST_MAX = 3 + REQUEST_LOG
 
 
 def warm_up(api):
