@@ -29,6 +29,7 @@ PREFIXES = {
     "risk_assessment": "ra",
     "risk_list_entry": "rle",
     "risk_rule": "rr",
+    "invitation": "inv",
 }
 
 
