@@ -117,7 +117,7 @@ LOGIN_REDIRECT_URL = "/admin/"
 
 # --- Log-in: e-mail or username, lockout, two-factor (portal accounts, issue #7) --------------------
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out log-in before the password is checked
+    "portal.backends.LockoutBackend",  # first: django-axes refuses a locked-out log-in before the password check
     "portal.backends.EmailOrUsernameBackend",  # ModelBackend that also takes the e-mail address
 ]
 # django-axes: every log-in through django.contrib.auth.authenticate (portal, /accounts/login/ of the OAuth

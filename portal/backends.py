@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.backends import AxesStandaloneBackend
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
@@ -42,3 +43,18 @@ def axes_username(request, credentials) -> str:
     login = source.get("username") or ""
     user = _user_for(login)
     return user.get_username() if user is not None else login.strip().lower()
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout check, first in AUTHENTICATION_BACKENDS.
+
+    Every log-in page passes the request to `authenticate`, and is checked. A call without a request
+    comes from code, not from a person at a log-in form (Django's test client `login()`, a management
+    command): there is no client address to lock, so it is let through to the password check instead
+    of failing.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

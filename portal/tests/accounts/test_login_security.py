@@ -207,3 +207,26 @@ def test_password_change_on_the_security_page(owner_client, owner):
     owner.refresh_from_db()
     assert owner.check_password(new)
     assert owner_client.get(reverse("portal:security")).status_code == 200  # this session stays
+
+
+def test_code_that_logs_in_without_a_request_still_works(client, merchant):
+    """Django's test client `login()` calls authenticate() without a request: no address to lock."""
+    make_member(merchant, email="bo@shop.example")
+    assert client.login(username="bo@shop.example", password=PASSWORD)
+    assert client.get(reverse("portal:dashboard")).status_code == 200
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("team", {"owner": 200, "developer": 403, "viewer": 403}),
+    ("credentials", {"owner": 200, "developer": 200, "viewer": 403}),
+    ("connected_apps", {"owner": 200, "developer": 200, "viewer": 403}),
+    ("docs", {"owner": 200, "developer": 200, "viewer": 200}),
+    ("security", {"owner": 200, "developer": 200, "viewer": 200}),
+])
+def test_who_sees_which_account_page(client, request, name, expected):
+    for role, status in expected.items():
+        client.force_login(request.getfixturevalue(role))
+        assert client.get(reverse(f"portal:{name}")).status_code == status, (name, role)
+    client.logout()
+    response = client.get(reverse(f"portal:{name}"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("portal:login"))
