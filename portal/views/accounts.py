@@ -33,6 +33,8 @@ PENDING_LOGIN_KEY = "portal_pending_login"
 PENDING_LOGIN_SECONDS = 300  # the code must follow the password within 5 minutes
 PENDING_LOGIN_MAX_CODES = 5  # then the password is asked again (and counts for the lockout again)
 BACKEND = "portal.backends.EmailOrUsernameBackend"
+RESEND_SESSION_KEY = "portal_verify_resent_at"
+RESEND_EVERY_SECONDS = 60  # one confirmation e-mail a minute per session
 
 
 def link_for(view_name: str):
@@ -125,6 +127,8 @@ class TwoStepLoginView(auth_views.LoginView):
             self.request.session.pop(PENDING_LOGIN_KEY, None)
             user.otp_device = device
             auth_login(self.request, user, backend=pending["backend"])
+        else:
+            self.request.session.cycle_key()  # the session gained rights: give it a new id
         otp_login(self.request, device)
         self.request.session[SESSION_HAS_TOTP] = True
         return redirect(self.get_success_url())
@@ -201,10 +205,14 @@ def verify_email(request, token):
 @require_POST
 @portal_view("view")
 def verify_email_resend(request):
+    last = request.session.get(RESEND_SESSION_KEY, 0)
     if request.portal.member.email_verified:
         messages.info(request, "Your e-mail address is already confirmed.")
+    elif time.time() - last < RESEND_EVERY_SECONDS:
+        messages.warning(request, "We sent a link less than a minute ago. Check your inbox (and spam folder).")
     else:
         accounts.email_verification_send(user=request.user, link_for=link_for("portal:verify_email"))
+        request.session[RESEND_SESSION_KEY] = int(time.time())
         messages.success(request, f"We sent a new confirmation link to {request.user.email}.")
     return redirect("portal:dashboard")
 

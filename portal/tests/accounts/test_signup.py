@@ -97,6 +97,10 @@ def test_resend_verification(client, signed_up, django_capture_on_commit_callbac
     assert response.status_code == 302
     assert len(mail.outbox) == 2
     assert "/portal/email/verify/" in mail.outbox[1].body
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("portal:verify_email_resend"), follow=True)
+    assert "less than a minute ago" in response.content.decode()
+    assert len(mail.outbox) == 2  # not a mail cannon
 
 
 @pytest.mark.parametrize("change, field, message", [
