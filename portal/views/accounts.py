@@ -19,9 +19,11 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
+from core.audit import audit_record
 from core.errors import ApplicationError, ValidationError
 from merchants import account_selectors, accounts
 
@@ -41,6 +43,12 @@ def link_for(view_name: str):
     """`link_for(token)`: the absolute URL of a portal page taking a token, for e-mails (BASE_URL, never the
     request's Host header, which a client chooses)."""
     return lambda token: settings.BASE_URL.rstrip("/") + reverse(view_name, args=[token])
+
+
+def portal_audit(request, *, action: str, object_type: str, object_id: str, **data) -> None:
+    """An audit-log entry for a sensitive change made in the portal, with the member as actor."""
+    audit_record(actor=f"portal:{request.user.get_username()}", action=action, object_type=object_type,
+                 object_id=object_id, merchant_id=request.portal.merchant.pk, data={"via": "portal", **data})
 
 
 def form_error(form, exc: ApplicationError) -> None:
@@ -167,6 +175,7 @@ def mode_switch(request):
 # --- Sign-up and e-mail verification ------------------------------------------------------------------
 
 
+@sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sign_up(request):
@@ -292,6 +301,7 @@ def totp_confirm(request):
         return redirect(reverse("portal:security") + "#two-factor")
     otp_login(request, device)
     request.session[SESSION_HAS_TOTP] = True
+    portal_audit(request, action="member.two_factor_enabled", object_type="user", object_id=str(request.user.pk))
     messages.success(request, "Two-factor authentication is on. From now on, log-in asks for a code.")
     return redirect("portal:security")
 
@@ -308,10 +318,12 @@ def totp_disable(request):
         messages.error(request, exc.message)
         return redirect(reverse("portal:security") + "#two-factor")
     request.session[SESSION_HAS_TOTP] = False
+    portal_audit(request, action="member.two_factor_disabled", object_type="user", object_id=str(request.user.pk))
     messages.success(request, "Two-factor authentication is off.")
     return redirect("portal:security")
 
 
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
 @never_cache
 @require_POST
 @portal_view("view")
@@ -332,6 +344,7 @@ def password_change(request):
 # --- Accepting an invitation ----------------------------------------------------------------------------
 
 
+@sensitive_post_parameters("password1", "password2")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request, token):

@@ -12,7 +12,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from core.audit import audit_record
 from core.errors import ApplicationError, StateError
 from core.scopes import SCOPES
 from merchants import account_selectors, accounts, services
@@ -20,7 +19,7 @@ from merchants.constants import ClientKind, MemberRole
 
 from ..access import forbidden, portal_view
 from ..forms import ApiClientForm, ConnectAppForm
-from .accounts import form_error
+from .accounts import form_error, portal_audit
 
 KIND_PAGES = {
     ClientKind.SERVER: {"list": "portal:credentials", "rotate": "portal:credential_rotate",
@@ -28,11 +27,6 @@ KIND_PAGES = {
     ClientKind.CONNECT: {"list": "portal:connected_apps", "rotate": "portal:connect_app_rotate",
                          "revoke": "portal:connect_app_revoke", "noun": "app"},
 }
-
-
-def portal_audit(request, *, action: str, object_type: str, object_id: str, **data) -> None:
-    audit_record(actor=f"portal:{request.user.get_username()}", action=action, object_type=object_type,
-                 object_id=object_id, merchant_id=request.portal.merchant.pk, data={"via": "portal", **data})
 
 
 def _check_may_write(request, *, livemode: bool, new_client: bool = False, kind: str = ClientKind.SERVER) -> None:

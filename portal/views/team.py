@@ -14,7 +14,7 @@ from merchants.constants import MemberRole
 
 from ..access import portal_view
 from ..forms import InviteForm, RoleForm
-from .accounts import form_error, link_for
+from .accounts import form_error, link_for, portal_audit
 
 
 def _team_page(request, invite_form, status=200):
@@ -43,6 +43,8 @@ def team(request):
             except ApplicationError as exc:
                 form_error(form, exc)
             else:
+                portal_audit(request, action="invitation.created", object_type="invitation", object_id=invitation.pk,
+                             email=invitation.email, role=invitation.role)
                 messages.success(request, f"Invitation sent to {invitation.email} "
                                           f"({invitation.get_role_display().lower()}).")
                 return redirect("portal:team")
@@ -63,6 +65,8 @@ def member_role(request, member_id: int):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
+        portal_audit(request, action="member.role_changed", object_type="merchant_member", object_id=str(member.pk),
+                     user=member.user.get_username(), role=member.role)
         messages.success(request, f"{member.user.email or member.user.get_username()} is now "
                                   f"{member.get_role_display().lower()}.")
     return redirect("portal:team")
@@ -80,6 +84,8 @@ def member_remove(request, member_id: int):
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
+            portal_audit(request, action="member.removed", object_type="merchant_member", object_id=str(member_id),
+                         user=member.user.get_username())
             messages.success(request, f"{member.user.email or member.user.get_username()} was removed from the team.")
             if member.user_id == request.user.pk:
                 return redirect("portal:dashboard")  # which now says this log-in works for no merchant
@@ -101,5 +107,6 @@ def invitation_revoke(request, invitation_id: str):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     else:
+        portal_audit(request, action="invitation.revoked", object_type="invitation", object_id=invitation.pk)
         messages.success(request, f"The invitation of {invitation.email} is revoked; its link no longer works.")
     return redirect("portal:team")

@@ -94,6 +94,9 @@ def test_enable_two_factor_needs_a_right_code(owner_client, clock):
     device.refresh_from_db()
     assert device.confirmed
     assert "Turn off two-factor" in owner_client.get(reverse("portal:security")).content.decode()
+    from core.models import AuditLogEntry
+
+    assert AuditLogEntry.objects.filter(action="member.two_factor_enabled").count() == 1
 
 
 def test_log_in_with_two_factor_asks_for_the_code(client, owner, clock):

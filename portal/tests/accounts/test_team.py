@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
+from core.models import AuditLogEntry
 from merchants.account_models import MerchantInvitation
 from merchants.constants import ClientKind, MemberRole
 from merchants.models import MerchantMember
@@ -156,6 +157,8 @@ def test_change_role(owner_client, viewer):
     assert response.status_code == 302
     member.refresh_from_db()
     assert member.role == MemberRole.DEVELOPER
+    entry = AuditLogEntry.objects.get(action="member.role_changed")
+    assert entry.actor.startswith("portal:") and entry.data["role"] == "developer"
     owner_client.post(reverse("portal:member_role", args=[member.pk]), {"role": "boss"})
     member.refresh_from_db()
     assert member.role == MemberRole.DEVELOPER
