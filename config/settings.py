@@ -47,6 +47,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "core",
     "merchants",
     "ledger",
@@ -65,8 +68,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "portal.middleware.SecondFactorRequiredMiddleware",  # a session with 2FA on must have entered its code
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out log-in into the lockout page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -109,6 +115,31 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/admin/"
+
+# --- Log-in: e-mail or username, lockout, two-factor (portal accounts, issue #7) --------------------
+AUTHENTICATION_BACKENDS = [
+    "portal.backends.LockoutBackend",  # first: django-axes refuses a locked-out log-in before the password check
+    "portal.backends.EmailOrUsernameBackend",  # ModelBackend that also takes the e-mail address
+]
+# django-axes: every log-in through django.contrib.auth.authenticate (portal, /accounts/login/ of the OAuth
+# consent, /admin/) counts. After AXES_FAILURE_LIMIT failures of one account from one IP address, that
+# pair is locked for AXES_COOLOFF_MINUTES (each further try restarts the wait). Stored in the database.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "portal.backends.axes_username"  # an e-mail and its username count as one account
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
+AXES_VERBOSE = False
+# django-otp (TOTP): the issuer shown in authenticator apps; after a wrong code every code is refused
+# for 1, 2, 4, ... seconds times this factor.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Bank Payments")
+OTP_TOTP_THROTTLE_FACTOR = env.int("OTP_TOTP_THROTTLE_FACTOR", default=1)
+# Portal links sent by e-mail.
+PORTAL_EMAIL_VERIFY_DAYS = env.int("PORTAL_EMAIL_VERIFY_DAYS", default=3)
+PORTAL_INVITATION_DAYS = env.int("PORTAL_INVITATION_DAYS", default=7)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)  # seconds a reset link works
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)  # a portal session ends after 12 hours
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -306,6 +337,13 @@ WEBHOOK_ALLOW_LOOPBACK_IN_TEST_MODE = env.bool("WEBHOOK_ALLOW_LOOPBACK_IN_TEST_M
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="payments@bank.example")
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
                         if not PRODUCTION else "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# With EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend each message is a file here.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 
 # --- Celery --------------------------------------------------------------------------------
 CELERY_DATA_DIR = VAR_DIR / "celery"
@@ -395,7 +433,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id", "redact_pans"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
 
 # --- Security ------------------------------------------------------------------------------
@@ -441,5 +479,8 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # __Host- cookies: HTTPS only, this host only (no Domain), path /; a sibling subdomain cannot set them.
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
     # The interactive API docs have an in-page client; they stay available but the schema
     # itself is public information.

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from core import views as core_views
 from merchants import oauth as oauth_views
+from portal.views import accounts as portal_accounts
 
 handler400 = "core.errors.handler400"
 handler403 = "core.errors.handler403"
@@ -35,7 +36,8 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("oauth/", include((oauth_patterns, "oauth2_provider"), namespace="oauth2_provider")),
     path("v1/", include(v1_patterns)),
-    path("accounts/login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    # The OAuth consent flow's log-in (LOGIN_URL): e-mail or username, then the second factor if it is on.
+    path("accounts/login/", portal_accounts.ConsentLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("portal/", include("portal.urls")),

@@ -37,6 +37,7 @@ PREFIXES = {
     "issued_card_event": "icev",
     "issuing_authorization": "iauth",
     "issuing_authorization_event": "iaev",
+    "invitation": "inv",
 }
 
 

@@ -26,6 +26,7 @@ from .models import (
     Event,
     EventSequence,
     Merchant,
+    MerchantInvitation,
     MerchantMember,
     MerchantNotice,
     MerchantStatusEvent,
@@ -139,7 +140,7 @@ class MerchantStatusEventAdmin(ReadOnlyAdmin):
 
 @admin.register(MerchantMember)
 class MerchantMemberAdmin(admin.ModelAdmin):
-    list_display = ("user", "merchant", "role", "created")
+    list_display = ("user", "merchant", "role", "email_verified_at", "created")
     list_filter = ("role", "created")
     search_fields = ("user__username", "user__email", "^merchant__id", "merchant__name")
     list_select_related = ("user", "merchant")
@@ -368,6 +369,19 @@ class MerchantNoticeAdmin(ReadOnlyAdmin):
     search_fields = ("^merchant__id", "merchant__name", "=object_id")
     list_select_related = ("merchant",)
     fields = ("merchant", "kind", "object_id", "message", "created", "read_at")
+    readonly_fields = fields
+
+
+@admin.register(MerchantInvitation)
+class MerchantInvitationAdmin(ReadOnlyAdmin):
+    """Team invitations sent from the portal (the token itself is never stored, only its hash)."""
+
+    list_display = ("email", "merchant", "role", "created", "expires_at", "accepted_at", "revoked_at")
+    list_filter = ("role", "created")
+    search_fields = ("email", "^merchant__id", "merchant__name")
+    list_select_related = ("merchant",)
+    fields = ("id", "merchant", "email", "role", "invited_by", "created", "expires_at", "accepted_at", "accepted_by",
+              "revoked_at")
     readonly_fields = fields
 
 

@@ -59,10 +59,16 @@ class MerchantMember(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="merchant_member")
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="members")
     role = models.CharField(max_length=16, choices=MemberRole.choices, default=MemberRole.OWNER)
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the person proved they read the account's e-mail (portal sign-up)")
     created = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return f"{self.user} @ {self.merchant_id} ({self.role})"
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class ApiClient(AbstractApplication):
@@ -255,4 +261,5 @@ class MerchantNotice(models.Model):
         return f"{self.merchant_id}: {self.kind}"
 
 
+from .account_models import MerchantInvitation  # noqa: E402, F401  (portal team invitations: issue #7)
 from .fee_models import FeePlan  # noqa: E402, F401  (fees: issue #3)

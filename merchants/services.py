@@ -7,6 +7,7 @@ import logging
 import random
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -86,10 +87,20 @@ def merchant_set_status(*, merchant_id: str, to_status: str, actor: str, note: s
     return merchant
 
 
-def member_add(*, merchant: Merchant, user, role: str = MemberRole.OWNER) -> MerchantMember:
+def member_add(*, merchant: Merchant, user, role: str = MemberRole.OWNER, email_verified: bool = True,
+               ) -> MerchantMember:
+    """Make `user` a member of `merchant`. A person works for one merchant only.
+
+    `email_verified=False` for a self-service sign-up: the person must follow the link sent to them
+    (merchants.accounts.email_verify) before the portal lets them invite people or go live.
+    """
     if role not in MemberRole.values:
         raise ValidationError(f"Unknown role {role}.", param="role")
-    return MerchantMember.objects.create(merchant=merchant, user=user, role=role)
+    if MerchantMember.objects.filter(user=user).exists():
+        raise StateError("This person already works for a merchant; a log-in belongs to one merchant only.",
+                         code="already_member")
+    return MerchantMember.objects.create(merchant=merchant, user=user, role=role,
+                                         email_verified_at=timezone.now() if email_verified else None)
 
 
 def _check_scopes(scopes) -> str:
@@ -97,6 +108,49 @@ def _check_scopes(scopes) -> str:
     if unknown:
         raise ValidationError(f"Unknown scope(s): {' '.join(unknown)}.", param="scopes")
     return " ".join(s for s in MERCHANT_SCOPES if s in set(scopes))
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})  # urlsplit().hostname: lower case, no brackets
+MAX_REDIRECT_URIS = 10
+
+
+def check_redirect_uris(redirect_uris: str) -> str:
+    """The exact redirect URIs of a third-party app, space or newline separated, checked one by one.
+
+    Absolute `https://` URLs with a host, no wildcard, no fragment, no user info. Plain `http://` only
+    for a loopback host (127.0.0.1, localhost, [::1]) and only where OAUTH2_PROVIDER allows the `http`
+    scheme (development; never in production). The authorization server compares them exactly.
+    """
+    uris = list(dict.fromkeys(redirect_uris.split()))
+    if not uris:
+        raise ValidationError("A third-party app needs at least one exact redirect URI.", param="redirect_uris")
+    if len(uris) > MAX_REDIRECT_URIS:
+        raise ValidationError(f"At most {MAX_REDIRECT_URIS} redirect URIs.", param="redirect_uris")
+    http_allowed = "http" in settings.OAUTH2_PROVIDER.get("ALLOWED_REDIRECT_URI_SCHEMES", ["https"])
+    for uri in uris:
+        try:
+            parts = urlsplit(uri)
+            parts.port  # noqa: B018 (raises ValueError on a bad port)
+        except ValueError:
+            raise ValidationError(f"Redirect URI {uri} is not a valid URL.", param="redirect_uris",
+                                  code="redirect_uri_invalid")
+        problem = None
+        if len(uri) > 2000:
+            problem = "is too long"
+        elif "*" in uri:
+            problem = "has a wildcard; redirect URIs are compared exactly"
+        elif parts.scheme not in ("https", "http") or not parts.hostname:
+            problem = "is not an absolute https:// URL"
+        elif parts.fragment or "#" in uri:
+            problem = "has a #fragment, which OAuth 2 forbids"
+        elif parts.username is not None or parts.password is not None:
+            problem = "has a user name or password in it"
+        elif parts.scheme == "http" and not (http_allowed and parts.hostname in LOOPBACK_HOSTS):
+            problem = ("must use https:// (plain http:// is only for 127.0.0.1 or localhost, in development)"
+                       if http_allowed else "must use https://")
+        if problem:
+            raise ValidationError(f"Redirect URI {uri} {problem}.", param="redirect_uris", code="redirect_uri_invalid")
+    return " ".join(uris)
 
 
 @transaction.atomic
@@ -107,9 +161,7 @@ def api_client_create(*, merchant: Merchant, name: str, livemode: bool = False, 
     if livemode and merchant.status != MerchantStatus.ACTIVE:
         raise StateError("Live-mode clients need an approved (active) merchant.", code="merchant_not_active")
     if kind == ClientKind.CONNECT:
-        uris = redirect_uris.split()
-        if not uris:
-            raise ValidationError("A third-party app needs at least one exact redirect URI.", param="redirect_uris")
+        redirect_uris = check_redirect_uris(redirect_uris)
         grant = ApiClient.GRANT_AUTHORIZATION_CODE
     elif kind == ClientKind.SERVER:
         grant = ApiClient.GRANT_CLIENT_CREDENTIALS
@@ -140,6 +192,8 @@ def api_client_set_secret(*, client: ApiClient, secret: str | None = None) -> st
     """Replace the client's secret (rotation). Existing tokens stay valid until they expire."""
     secret = secret or generate_client_secret()
     client = ApiClient.objects.select_for_update().get(pk=client.pk)
+    if client.revoked_at is not None:
+        raise StateError("This client is revoked; create a new one.", code="client_revoked")
     client.client_secret = secret
     client.save(update_fields=["client_secret", "updated"])
     return secret

@@ -43,6 +43,11 @@ class PortalContext:
     livemode: bool
 
     @property
+    def email_verified(self) -> bool:
+        """The member confirmed their e-mail address (sign-up); until then no invitations, live or app credentials."""
+        return self.member.email_verified_at is not None
+
+    @property
     def live_allowed(self) -> bool:
         """Live mode opens once bank staff have approved the merchant."""
         return self.merchant.status == MerchantStatus.ACTIVE

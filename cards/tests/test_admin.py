@@ -91,6 +91,10 @@ def world(db, admin_user):
     other = MerchantFactory(name="Globex Travel")
     person = User.objects.create_user("jane", "jane@acme.example", "a-long-password-123")
     merchant_services.member_add(merchant=merchant, user=person)
+    from merchants.accounts import invitation_create  # portal (#7): a team invitation
+
+    invitation_create(merchant=merchant, email="joe@acme.example", role="viewer", invited_by=person,
+                      link_for=lambda token: f"https://portal.example/{token}")
     client, _secret = make_client(merchant, name="Acme server")
     connect, _ = make_client(merchant, name="Acme app", kind="connect", redirect_uris="https://app.example/cb")
     _, token = issue_token(merchant, client=client)
