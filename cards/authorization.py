@@ -93,20 +93,21 @@ def _spent_since(card_id: str, since: datetime) -> int:
 def _decline_reason(*, card: IssuedCard, account: CardAccount, cvc: str | None, exp_month: int, exp_year: int,
                     amount: int, currency: str, merchant_country: str, now: datetime,
                     number: CardNumber) -> tuple[str, str]:
-    """(decline code, detail) of the first rule the request breaks, or ("", "")."""
-    if card.status == CardStatus.BLOCKED:
-        code = _BLOCK_DECLINES.get(card.block_reason, Decline.CARD_DECLINED)
-        return code, f"the card is blocked ({card.block_reason})"
-    if card.status in _STATUS_DECLINES:
-        return _STATUS_DECLINES[card.status]
+    """(decline code, detail) of the first rule the request breaks, or ("", ""). The card data is checked
+    first, so only someone who holds the card's expiry and CVC learns its status or balance."""
     vault = card.vault_card
-    if (vault.exp_year, vault.exp_month) < (now.year, now.month):
-        return Decline.EXPIRED_CARD, "the card is past its expiry date"
     if (exp_month, exp_year) != (vault.exp_month, vault.exp_year):
         return Decline.INVALID_EXPIRY, "the expiry date given is not the card's"
     if cvc is not None and not cvc_matches(number, cvc, exp_month=vault.exp_month, exp_year=vault.exp_year,
                                            brand=vault.brand):
         return Decline.INCORRECT_CVC, "the CVC does not match"
+    if card.status == CardStatus.BLOCKED:
+        code = _BLOCK_DECLINES.get(card.block_reason, Decline.CARD_DECLINED)
+        return code, f"the card is blocked ({card.block_reason})"
+    if card.status in _STATUS_DECLINES:
+        return _STATUS_DECLINES[card.status]
+    if (vault.exp_year, vault.exp_month) < (now.year, now.month):
+        return Decline.EXPIRED_CARD, "the card is past its expiry date"
     if currency != account.currency:
         return Decline.CURRENCY_NOT_ALLOWED, f"the card's account is in {account.currency}, not {currency}"
     if card.allowed_currencies and currency not in card.allowed_currencies:
