@@ -93,20 +93,21 @@ def _spent_since(card_id: str, since: datetime) -> int:
 def _decline_reason(*, card: IssuedCard, account: CardAccount, cvc: str | None, exp_month: int, exp_year: int,
                     amount: int, currency: str, merchant_country: str, now: datetime,
                     number: CardNumber) -> tuple[str, str]:
-    """(decline code, detail) of the first rule the request breaks, or ("", "")."""
-    if card.status == CardStatus.BLOCKED:
-        code = _BLOCK_DECLINES.get(card.block_reason, Decline.CARD_DECLINED)
-        return code, f"the card is blocked ({card.block_reason})"
-    if card.status in _STATUS_DECLINES:
-        return _STATUS_DECLINES[card.status]
+    """(decline code, detail) of the first rule the request breaks, or ("", ""). The card data is checked
+    first, so only someone who holds the card's expiry and CVC learns its status or balance."""
     vault = card.vault_card
-    if (vault.exp_year, vault.exp_month) < (now.year, now.month):
-        return Decline.EXPIRED_CARD, "the card is past its expiry date"
     if (exp_month, exp_year) != (vault.exp_month, vault.exp_year):
         return Decline.INVALID_EXPIRY, "the expiry date given is not the card's"
     if cvc is not None and not cvc_matches(number, cvc, exp_month=vault.exp_month, exp_year=vault.exp_year,
                                            brand=vault.brand):
         return Decline.INCORRECT_CVC, "the CVC does not match"
+    if card.status == CardStatus.BLOCKED:
+        code = _BLOCK_DECLINES.get(card.block_reason, Decline.CARD_DECLINED)
+        return code, f"the card is blocked ({card.block_reason})"
+    if card.status in _STATUS_DECLINES:
+        return _STATUS_DECLINES[card.status]
+    if (vault.exp_year, vault.exp_month) < (now.year, now.month):
+        return Decline.EXPIRED_CARD, "the card is past its expiry date"
     if currency != account.currency:
         return Decline.CURRENCY_NOT_ALLOWED, f"the card's account is in {account.currency}, not {currency}"
     if card.allowed_currencies and currency not in card.allowed_currencies:
@@ -136,19 +137,20 @@ def _decline_reason(*, card: IssuedCard, account: CardAccount, cvc: str | None, 
 def authorization_request(*, livemode: bool, number: CardNumber, cvc: str | None, exp_month: int, exp_year: int,
                           amount: int, currency: str, capture: bool, reference: str, merchant_id: str,
                           merchant_country: str = "") -> AuthorizationAnswer:
-    """Answer an authorization request for a card of this bank. `cvc` None: not given (a stored card)."""
-    existing = IssuingAuthorization.objects.filter(reference=reference).first()
-    if existing is not None:
-        return _answer(existing)
-    card_id = IssuedCard.objects.filter(fingerprint=fingerprint(number), livemode=livemode).values_list(
-        "pk", flat=True).first()
-    if card_id is None:
-        return AuthorizationAnswer(approved=False, decline_code=Decline.CARD_NOT_SUPPORTED)
+    """Answer an authorization request for a card of this bank. `cvc` None: not given (a stored card).
+
+    A request with a reference already answered (a retry) gets that answer: the unique reference
+    refuses the second record, and the first one is read back."""
     now = timezone.now()
     try:
         with transaction.atomic():
-            card = IssuedCard.objects.select_for_update(of=("self",)).select_related("vault_card").get(pk=card_id)
-            account = CardAccount.objects.select_for_update().get(pk=card.account_id)
+            # The card and its account, locked in one statement (card first, as everywhere).
+            card = (IssuedCard.objects.select_for_update(of=("self", "account"))
+                    .select_related("vault_card", "account")
+                    .filter(fingerprint=fingerprint(number), livemode=livemode).first())
+            if card is None:
+                return AuthorizationAnswer(approved=False, decline_code=Decline.CARD_NOT_SUPPORTED)
+            account = card.account
             code, detail = _decline_reason(card=card, account=account, cvc=cvc, exp_month=exp_month,
                                            exp_year=exp_year, amount=amount, currency=currency,
                                            merchant_country=merchant_country, now=now, number=number)

@@ -155,6 +155,17 @@ def test_every_decline_reason_records_a_decline_and_moves_no_money(merchant, cas
     assert_books_balance()
 
 
+def test_the_card_data_is_checked_before_the_status_is_told(merchant):
+    """Without the right expiry and CVC nobody learns that a card is frozen, blocked or short of funds."""
+    card = issue_card(merchant, fund=100)
+    issuing.card_freeze(card_id=card.id)
+    details = secrets_of(card)
+    assert authorize(card, 1_000, cvc=wrong_cvc(details["cvc"])).decline_code == Decline.INCORRECT_CVC
+    assert authorize(card, 1_000, exp=(details["exp_month"], details["exp_year"] + 1)).decline_code == (
+        Decline.INVALID_EXPIRY)
+    assert authorize(card, 1_000).decline_code == Decline.CARD_FROZEN
+
+
 def test_a_card_of_another_issuer_is_not_supported(merchant):
     answer = authorization.authorization_request(
         livemode=True, number=CardNumber("4242424242424242"), cvc="123", exp_month=12, exp_year=2034, amount=100,
