@@ -90,12 +90,24 @@ def _spent_since(card_id: str, since: datetime) -> int:
         s=Sum(counted))["s"] or 0
 
 
+def _card_data_failures(card_id: str, now: datetime) -> int:
+    """Authorizations of the card declined for a wrong CVC or expiry date within the guessing window
+    (the card's row is locked, so concurrent guesses are counted one after the other)."""
+    since = now - timedelta(hours=settings.ISSUING_CARD_DATA_FAILURE_HOURS)
+    return IssuingAuthorization.objects.filter(
+        card_id=card_id, created__gte=since, decline_code__in=(Decline.INCORRECT_CVC, Decline.INVALID_EXPIRY)).count()
+
+
 def _decline_reason(*, card: IssuedCard, account: CardAccount, cvc: str | None, exp_month: int, exp_year: int,
                     amount: int, currency: str, merchant_country: str, now: datetime,
                     number: CardNumber) -> tuple[str, str]:
     """(decline code, detail) of the first rule the request breaks, or ("", ""). The card data is checked
     first, so only someone who holds the card's expiry and CVC learns its status or balance."""
     vault = card.vault_card
+    if _card_data_failures(card.id, now) >= settings.ISSUING_CARD_DATA_FAILURE_LIMIT:
+        return (Decline.CARD_DATA_ATTEMPTS_EXCEEDED,
+                f"{settings.ISSUING_CARD_DATA_FAILURE_LIMIT} wrong CVCs or expiry dates within "
+                f"{settings.ISSUING_CARD_DATA_FAILURE_HOURS} hours")
     if (exp_month, exp_year) != (vault.exp_month, vault.exp_year):
         return Decline.INVALID_EXPIRY, "the expiry date given is not the card's"
     if cvc is not None and not cvc_matches(number, cvc, exp_month=vault.exp_month, exp_year=vault.exp_year,

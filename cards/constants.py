@@ -115,6 +115,8 @@ class Decline:
     COUNTRY_NOT_ALLOWED = "country_not_allowed"
     INVALID_EXPIRY = "invalid_expiry_year"
     CARD_NOT_SUPPORTED = "card_not_supported"  # not a card of this bank: no card network is connected
+    # guessing guard: too many wrong CVCs or expiry dates on the card recently (ISSUING_CARD_DATA_FAILURE_*)
+    CARD_DATA_ATTEMPTS_EXCEEDED = "card_data_attempts_exceeded"
 
 
 # decline code -> (API error code, message the payer may see). payments.constants.DECLINES includes these.
@@ -125,6 +127,10 @@ ISSUING_DECLINES: dict[str, tuple[str, str]] = {
     Decline.CURRENCY_NOT_ALLOWED: ("card_declined", "The card cannot pay in this currency."),
     Decline.COUNTRY_NOT_ALLOWED: ("card_declined", "The card cannot pay merchants in this country."),
     Decline.INVALID_EXPIRY: ("invalid_expiry_year", "The card's expiry date is incorrect."),
+    Decline.CARD_DATA_ATTEMPTS_EXCEEDED: (
+        "card_declined",
+        "Too many recent payments with a wrong CVC or expiry date: the card declines for a while.",
+    ),
     Decline.CARD_NOT_SUPPORTED: (
         "card_declined",
         "Live mode accepts only cards issued by this bank: no card network is connected for other issuers.",

@@ -205,6 +205,10 @@ ISSUING_CVC_KEY = base64.b64decode(env.str("ISSUING_CVC_KEY", default=_DEV_ISSUI
 ISSUING_HOLD_DAYS = env.int("ISSUING_HOLD_DAYS", default=7)  # an uncaptured authorization's hold is released after
 ISSUING_CARD_VALIDITY_YEARS = env.int("ISSUING_CARD_VALIDITY_YEARS", default=3)
 ISSUING_EXPIRE_HOLDS_MINUTES = env.int("ISSUING_EXPIRE_HOLDS_MINUTES", default=15)
+# Guessing guard: after this many wrong CVCs or expiry dates on one issued card within the window, the card
+# declines every payment (`card_data_attempts_exceeded`) until the oldest failure leaves the window.
+ISSUING_CARD_DATA_FAILURE_LIMIT = env.int("ISSUING_CARD_DATA_FAILURE_LIMIT", default=5)
+ISSUING_CARD_DATA_FAILURE_HOURS = env.int("ISSUING_CARD_DATA_FAILURE_HOURS", default=24)
 
 # --- REST API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

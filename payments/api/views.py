@@ -57,7 +57,8 @@ class PaymentListCreateView(BaseEndpoint):
             "captured or released with the payment. A card typed in needs its `cvc`. Other issuers' cards are "
             "declined `card_not_supported` (no card network is connected); the issuer's own declines include "
             "`card_frozen`, `card_inactive`, `spending_limit_exceeded`, `currency_not_allowed`, "
-            "`country_not_allowed` and `invalid_expiry_year`."
+            "`country_not_allowed`, `invalid_expiry_year` and `card_data_attempts_exceeded` (too many wrong CVCs or "
+            "expiry dates on the card within a day)."
         ),
         request=PaymentCreateInputSerializer,
         responses={

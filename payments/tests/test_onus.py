@@ -172,3 +172,25 @@ def test_a_payment_resumed_after_a_crash_is_authorized_once(live_api, issuer, me
     assert IssuingAuthorization.objects.count() == 1
     assert balances(card)["available"] == 7_000
     assert verify_all(record=False) == []
+
+
+def test_repeated_wrong_card_data_pause_the_card(live_api, issuer, settings):
+    """Guessing guard: after the limit of wrong CVCs or expiry dates within the window, even the right
+    card data is declined, until the failures leave the window."""
+    settings.ISSUING_CARD_DATA_FAILURE_LIMIT = 3
+    card = issue_card(issuer, program=issuer.program, fund=10_000)
+    right = secrets_of(card)
+    pay(live_api, card, 100, cvc=wrong_cvc(right["cvc"]))
+    pay(live_api, card, 100, exp_year=right["exp_year"] + 1)
+    assert pay(live_api, card, 100).status_code == 201  # two failures: below the limit, the card still pays
+    error = assert_error(pay(live_api, card, 100, cvc=wrong_cvc(right["cvc"])), 402, "card_error",
+                         code="incorrect_cvc")
+    assert error["decline_code"] == "incorrect_cvc"
+    error = assert_error(pay(live_api, card, 100), 402, "card_error", code="card_declined")
+    assert error["decline_code"] == "card_data_attempts_exceeded"
+    assert balances(card)["available"] == 10_000 - 100
+
+    old = timezone.now() - timedelta(hours=settings.ISSUING_CARD_DATA_FAILURE_HOURS, minutes=1)
+    first_failure = IssuingAuthorization.objects.filter(card=card, decline_code="incorrect_cvc").order_by("id").first()
+    IssuingAuthorization.objects.filter(pk=first_failure.pk).update(created=old)
+    assert pay(live_api, card, 100).status_code == 201  # the oldest failure left the window
