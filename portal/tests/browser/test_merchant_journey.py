@@ -8,7 +8,8 @@ deliveries in the endpoint's log, visit every other main page, invite a viewer (
 the e-mail in a second browser, sees no refund button and is refused a forged refund. A screenshot of each main page
 goes to the test artifacts folder (journey-*.png), and no page may report a console error.
 
-Also: log-in and sign-up work with the keyboard alone (Tab order, Enter submits).
+Also: an established merchant's dashboard over a month of history (its screenshot, dashboard-history.png, is the
+README's docs/portal-dashboard.png), and log-in and sign-up with the keyboard alone (Tab order, Enter submits).
 
 Run them alone with `.venv/bin/pytest portal/tests/browser` (or `-m browser`).
 """
@@ -16,16 +17,22 @@ Run them alone with `.venv/bin/pytest portal/tests/browser` (or `-m browser`).
 from __future__ import annotations
 
 import json
+import random
 import re
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
+from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from cards.tests.factories import VISA_OK
+from cards.tests.factories import MASTERCARD_OK, VISA_OK
+from merchants import services as merchant_services
 from merchants.constants import MemberRole, MerchantStatus
 from merchants.models import ApiClient, Merchant, MerchantMember
-from payments.models import Refund
+from payments.models import Payment, Refund
+from payments.tests.factories import make_payment
 
 from .conftest import log_in, mailed_link
 
@@ -310,6 +317,65 @@ def test_a_new_merchant_from_sign_up_to_a_refund_and_a_viewer(live_server, new_p
     expect(members.filter(has_text=VIEWER_EMAIL)).to_contain_text("confirmed")
     expect(owner.get_by_text("No pending invitations.")).to_be_visible()
 
+    assert console_errors == []
+
+
+# --- An established merchant's month ----------------------------------------------------------------------
+
+DECLINED, REVIEW = "4000000000000002", "4000000000009235"  # payments/processors.py, risk/constants.py
+
+
+def a_month_of_payments(merchant) -> dict:
+    """1 to 4 payments a day over the last 30 days (a few declined, one held for review today), each dated on
+    its day. -> {day: (payments, captured EUR minor units)}"""
+    rng = random.Random(7)
+    today = timezone.now().date()
+    expected, order = {}, 1000
+    for days_ago in range(29, -1, -1):
+        day = today - timedelta(days=days_ago)
+        count = volume = 0
+        for i in range(rng.randint(1, 4)):
+            order += 1
+            amount = rng.choice([990, 1250, 2490, 3900, 5200, 8900, 14900])
+            number = DECLINED if rng.random() < 0.05 else rng.choice([VISA_OK, VISA_OK, MASTERCARD_OK])
+            payment = make_payment(merchant, amount=amount, number=number, description=f"Order {order}")
+            if days_ago:
+                Payment.objects.filter(pk=payment.pk).update(
+                    created=datetime.combine(day, time(8 + 3 * i, rng.randint(0, 59)), tzinfo=UTC))
+            count += 1
+            volume += amount if payment.status == "succeeded" else 0
+        expected[day] = (count, volume)
+    make_payment(merchant, amount=5200, number=REVIEW, description=f"Order {order + 1}")
+    count, volume = expected[today]
+    expected[today] = (count + 1, volume)
+    return expected
+
+
+def test_a_month_of_history_on_the_dashboard(live_server, new_page, screenshot, console_errors, merchant):
+    Merchant.objects.filter(pk=merchant.pk).update(name=SHOP)
+    user = get_user_model().objects.create_user(username=OWNER_EMAIL, email=OWNER_EMAIL, password=PASSWORD)
+    merchant_services.member_add(merchant=merchant, user=user, role=MemberRole.OWNER)
+    expected = a_month_of_payments(merchant)
+    total_count = sum(count for count, _ in expected.values())
+    total_volume = sum(volume for _, volume in expected.values())
+
+    page = new_page()
+    log_in(page, OWNER_EMAIL, PASSWORD)
+    expect(page.locator(".tile").filter(has_text="Volume, last 30 days")).to_contain_text(
+        f"€{total_volume / 100:,.2f}")
+    expect(page.locator(".tile").filter(has_text="Volume, last 30 days")).to_contain_text(f"{total_count} payments")
+    expect(page.get_by_role("region", name="Needs your attention")).to_contain_text("1 payment held for review")
+    chart = page.get_by_role("img", name="Captured EUR volume per day")
+    expect(chart.locator("rect.bar")).to_have_count(30)
+    screenshot(page, "dashboard-history")
+
+    # The chart's figures, as a table: one row a day, each the payments of that day.
+    page.get_by_text("EUR: show the figures as a table").click()
+    rows = page.get_by_role("table", name="Captured EUR volume per day").locator("tbody tr")
+    expect(rows).to_have_count(30)
+    shown = [row.split("\t") for row in rows.all_inner_texts()]
+    assert shown == [[day.isoformat(), str(count), f"€{volume / 100:,.2f}"]
+                     for day, (count, volume) in sorted(expected.items())]
     assert console_errors == []
 
 
