@@ -671,6 +671,10 @@ def test_introspect_without_token_is_400(client, server_client):
 # --- seed_demo -------------------------------------------------------------------------------------
 
 
+SEED_DEMO_KEYS = {"base_url", "merchant_id", "client_id", "client_secret", "staff_username", "staff_password",
+                  "portal_login"}
+
+
 def run_seed_demo(*args) -> str:
     out = io.StringIO()
     call_command("seed_demo", *args, stdout=out)
@@ -680,7 +684,7 @@ def run_seed_demo(*args) -> str:
 def test_seed_demo_json_prints_only_the_documented_object(db):
     out = run_seed_demo("--json")
     data = json.loads(out)  # the whole of stdout is one JSON object
-    assert set(data) == {"base_url", "merchant_id", "client_id", "client_secret", "staff_username", "staff_password"}
+    assert set(data) == SEED_DEMO_KEYS
     assert out.strip().startswith("{") and out.strip().endswith("}")
 
 
@@ -710,6 +714,24 @@ def test_seed_demo_is_idempotent_and_grants_every_scope(client, db):
     assert bearer(r.json()["access_token"]).get("/v1/merchant").json()["id"] == first["merchant_id"]
 
 
+def test_seed_demo_gives_the_demo_merchant_a_portal_owner(client, db):
+    """The printed portal log-in and staff password open the portal as the demo merchant's owner, through the
+    log-in form (README: Merchant portal); a second run restores a changed address, password or active flag."""
+    data = json.loads(run_seed_demo("--json"))
+    assert data["portal_login"] == "owner@demo-merchant.example"
+    owner = get_user_model().objects.get(email=data["portal_login"])
+    owner.email, owner.is_active = "someone@else.example", False
+    owner.set_password("changed-password-123")
+    owner.save()
+    assert json.loads(run_seed_demo("--json")) == data
+
+    r = client.post("/portal/login/", {"username": data["portal_login"], "password": data["staff_password"]})
+    assert r.status_code == 302 and r["Location"] == "/portal/", r.content[:300]
+    portal = client.get("/portal/").context["portal"]
+    assert (portal.merchant.pk, portal.role, portal.email_verified, portal.live_allowed) == (
+        data["merchant_id"], "owner", True, True)
+
+
 def test_seed_demo_restores_scopes_removed_from_the_demo_client(db):
     first = json.loads(run_seed_demo("--json"))
     demo = ApiClient.objects.get(client_id=first["client_id"])
@@ -736,7 +758,7 @@ def test_seed_demo_json_from_the_command_line(tmp_path):
     manage("migrate", "--verbosity", "0")
     first, second = manage("seed_demo", "--json"), manage("seed_demo", "--json")
     data = json.loads(first)
-    assert set(data) == {"base_url", "merchant_id", "client_id", "client_secret", "staff_username", "staff_password"}
+    assert set(data) == SEED_DEMO_KEYS
     assert json.loads(second) == data
     assert first.strip() == json.dumps(data)
 

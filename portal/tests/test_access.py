@@ -56,3 +56,19 @@ def test_roles_capabilities():
     assert MemberRole.VIEWER not in CAPABILITIES["refund"]
     assert MemberRole.DEVELOPER not in CAPABILITIES["manage_team"]
     assert all(MemberRole.OWNER in roles for roles in CAPABILITIES.values())
+
+
+@pytest.mark.parametrize(("role", "offered", "not_offered"), [
+    (MemberRole.OWNER, {"credentials", "connected_apps", "team"}, set()),
+    (MemberRole.DEVELOPER, {"credentials", "connected_apps"}, {"team"}),
+    (MemberRole.VIEWER, set(), {"credentials", "connected_apps", "team"}),
+])
+def test_the_navigation_offers_only_pages_the_role_may_open(client, merchant, role, offered, not_offered):
+    client.force_login(_member(merchant, role, f"{role}-nav"))
+    html = client.get(reverse("portal:dashboard")).content.decode()
+    for name in offered | not_offered:
+        link = f'<li><a href="{reverse(f"portal:{name}")}"'
+        assert (link in html) == (name in offered), name
+        assert client.get(reverse(f"portal:{name}")).status_code == (200 if name in offered else 403)
+    for name in ("dashboard", "payments", "money", "webhooks", "request_log", "docs"):  # every member reads these
+        assert f'<li><a href="{reverse(f"portal:{name}")}"' in html

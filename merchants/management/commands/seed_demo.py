@@ -1,4 +1,8 @@
-"""Demo data for a newcomer: a staff superuser, an active demo merchant, a test-mode API client.
+"""Demo data for a newcomer: a staff superuser, an active demo merchant with a portal owner, a test-mode
+API client.
+
+The portal owner logs in at /portal/login/ as `portal_login` (owner@demo-merchant.example) with the same
+password as the staff user (`staff_password`).
 
 Idempotent: run it as often as you like. The demo client always ends up holding every merchant
 scope that exists. Its secret is derived from SECRET_KEY, so it is stable for one installation
@@ -15,14 +19,15 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from core.scopes import MERCHANT_SCOPES
-from merchants import services
-from merchants.constants import MerchantStatus
+from merchants import accounts, services
+from merchants.constants import MemberRole, MerchantStatus
 from merchants.models import ApiClient, Merchant, MerchantMember
 
 DEMO_MERCHANT_NAME = "Demo Merchant"
 DEMO_CLIENT_ID = "demo_test_client"
 STAFF_USERNAME = "admin"
 DEMO_OWNER_USERNAME = "demo-owner"
+DEMO_OWNER_EMAIL = "owner@demo-merchant.example"
 
 
 def _derived(label: str, length: int) -> str:
@@ -54,12 +59,21 @@ class Command(BaseCommand):
             services.merchant_set_status(merchant_id=merchant.pk, to_status=MerchantStatus.ACTIVE,
                                          actor="system:seed_demo", note="Demo merchant")
 
-        owner, _ = User.objects.get_or_create(username=DEMO_OWNER_USERNAME,
-                                              defaults={"email": "owner@demo-merchant.example"})
+        # The merchant's portal owner: an active log-in with the documented e-mail address and the printed
+        # password, owner of the demo merchant with a confirmed e-mail address; every run restores all but the
+        # confirmation (which only member_add sets).
+        owner, _ = User.objects.get_or_create(username=DEMO_OWNER_USERNAME, defaults={"email": DEMO_OWNER_EMAIL})
+        owner.email, owner.is_active = DEMO_OWNER_EMAIL, True
         owner.set_password(staff_password)
         owner.save()
-        if not MerchantMember.objects.filter(user=owner).exists():
-            services.member_add(merchant=merchant, user=owner)
+        membership = MerchantMember.objects.filter(user=owner).first()
+        if membership is None:
+            services.member_add(merchant=merchant, user=owner, role=MemberRole.OWNER, email_verified=True)
+        elif membership.merchant_id != merchant.pk:
+            raise CommandError(f"The demo owner log-in {DEMO_OWNER_USERNAME} works for another merchant "
+                               f"({membership.merchant_id}); remove it from that merchant first.")
+        elif membership.role != MemberRole.OWNER:
+            accounts.member_set_role(merchant=merchant, member_id=membership.pk, role=MemberRole.OWNER)
 
         secret = f"demo_secret_{_derived('demo-client-secret', 40)}"
         client = ApiClient.objects.filter(client_id=DEMO_CLIENT_ID).first()
@@ -78,6 +92,7 @@ class Command(BaseCommand):
             "client_secret": secret,
             "staff_username": STAFF_USERNAME,
             "staff_password": staff_password,
+            "portal_login": DEMO_OWNER_EMAIL,
         }
         if options["json"]:
             self.stdout.write(json.dumps(data))
@@ -86,3 +101,5 @@ class Command(BaseCommand):
         for key, value in data.items():
             self.stdout.write(f"  {key:16} {value}")
         self.stdout.write(f"  {'scopes':16} {' '.join(MERCHANT_SCOPES)}")
+        self.stdout.write(f"  {'portal':16} {settings.BASE_URL.rstrip('/')}/portal/ (log in as portal_login "
+                          "with staff_password)")

@@ -7,6 +7,9 @@
   from a thread with a running loop: DJANGO_ALLOW_ASYNC_UNSAFE lets the test set up its data meanwhile (the
   test thread and the server thread never touch the database at the same time).
 - Screenshots of each main page go to $VAR_DIR/test-artifacts/screenshots/ (git-ignored).
+- Every page's console errors and uncaught exceptions are collected (`console_errors`); tests assert there are none.
+- E-mail goes to Django's locmem outbox (pytest-django's setting), which the test reads: the live server runs in
+  a thread of the test's process.
 """
 
 from __future__ import annotations
@@ -58,14 +61,31 @@ def chromium():
 
 
 @pytest.fixture
-def new_page(chromium, live_server):
-    """new_page() -> a Playwright page in a fresh browser context (its own cookies), on the live server."""
+def console_errors():
+    """What the pages reported as errors: console.error messages (Chromium's own included, e.g. a resource that
+    failed to load) and uncaught exceptions, each as "<page url>: <text>"."""
+    return []
+
+
+@pytest.fixture
+def new_page(chromium, live_server, console_errors):
+    """new_page() -> a Playwright page in a fresh browser context (its own cookies), on the live server.
+    Its console errors go to `console_errors`."""
     contexts = []
+
+    def on_console(message):
+        if message.type == "error":
+            console_errors.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    def on_web_error(error):
+        console_errors.append(f"{error.page.url if error.page else '?'}: uncaught {error.error}")
 
     def make():
         context = chromium.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900},
                                        locale="en-US", timezone_id="UTC")
         context.set_default_timeout(15_000)
+        context.on("console", on_console)
+        context.on("weberror", on_web_error)
         contexts.append(context)
         return context.new_page()
 
@@ -85,6 +105,46 @@ def screenshot():
         return path
 
     return take
+
+
+@pytest.fixture
+def receiver():
+    """A local webhook receiver (merchants/tests/receiver.py) recording what it gets."""
+    from merchants.tests.receiver import Receiver
+
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def deliver_at_once(monkeypatch, settings):
+    """Webhook deliveries are attempted as soon as their event commits (in the live server's thread), instead
+    of going through a Celery broker: what a worker would do, without one."""
+    from merchants import services as merchant_services
+
+    settings.WEBHOOK_ALLOW_LOOPBACK_IN_TEST_MODE = True
+
+    def attempt(ids, countdown=None):
+        for delivery_id in ids:
+            merchant_services.webhook_delivery_attempt(delivery_id=delivery_id)
+
+    monkeypatch.setattr("merchants.services._enqueue_deliveries", attempt)
+
+
+def mailed_link(to: str, path_pattern: str) -> str:
+    """The path (and query) of the link matching `path_pattern` in the newest e-mail sent to `to`. Links in
+    e-mails are built from BASE_URL, not the live server's address: the page opens the path on the live server."""
+    from urllib.parse import urlsplit
+
+    from django.core import mail
+
+    sent = [m for m in mail.outbox if to in m.to]
+    assert sent, f"no e-mail to {to}; outbox: {[(m.to, m.subject) for m in mail.outbox]}"
+    match = re.search(r"https?://\S*" + path_pattern + r"\S*", sent[-1].body)
+    assert match, sent[-1].body
+    url = urlsplit(match.group(0))
+    return url.path + (f"?{url.query}" if url.query else "")
 
 
 def log_in(page, username: str, password: str) -> None:

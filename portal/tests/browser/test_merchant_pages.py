@@ -16,7 +16,6 @@ from standardwebhooks.webhooks import Webhook
 from cards.tests.factories import VISA_OK
 from merchants import services as merchant_services
 from merchants.constants import MemberRole
-from merchants.tests.receiver import Receiver
 from payments.models import Refund
 from payments.tests.factories import make_payment
 
@@ -35,28 +34,8 @@ def member(merchant, role, username):
     return user
 
 
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def deliver_at_once(monkeypatch, settings):
-    """Webhook deliveries are attempted as soon as their event commits (in the live server's thread), instead
-    of going through a Celery broker: what a worker would do, without one."""
-    settings.WEBHOOK_ALLOW_LOOPBACK_IN_TEST_MODE = True
-
-    def attempt(ids, countdown=None):
-        for delivery_id in ids:
-            merchant_services.webhook_delivery_attempt(delivery_id=delivery_id)
-
-    monkeypatch.setattr("merchants.services._enqueue_deliveries", attempt)
-
-
 def test_payment_dashboard_refund_webhooks_and_request_log(live_server, new_page, screenshot, merchant, make_token,
-                                                           receiver, deliver_at_once):
+                                                           receiver, deliver_at_once, console_errors):
     member(merchant, MemberRole.OWNER, "owner@shop")
     _, token = make_token(merchant)
     page = new_page()
@@ -153,9 +132,10 @@ def test_payment_dashboard_refund_webhooks_and_request_log(live_server, new_page
     expect(row).to_contain_text("201")
     expect(row).to_contain_text(answer.headers["Request-Id"])
     screenshot(page, "request-log")
+    assert console_errors == []
 
 
-def test_a_viewer_cannot_refund(live_server, new_page, screenshot, merchant):
+def test_a_viewer_cannot_refund(live_server, new_page, screenshot, merchant, console_errors):
     member(merchant, MemberRole.VIEWER, "viewer@shop")
     payment = make_payment(merchant, amount=2500)
     page = new_page()
@@ -175,3 +155,6 @@ def test_a_viewer_cannot_refund(live_server, new_page, screenshot, merchant):
         headers={"Referer": f"{live_server.url}/portal/"})
     assert forged.status == 403
     assert not Refund.objects.exists()
+    # Chromium reports the forbidden page's status in the console; nothing else may show there.
+    refund_url = f"{live_server.url}/portal/payments/{payment.pk}/refund/"
+    assert [e for e in console_errors if not e.startswith(f"{refund_url}: Failed to load resource")] == []
