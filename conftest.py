@@ -32,6 +32,7 @@ def _risk_isolation(request, settings, monkeypatch, worker_id):
     if settings.RISK_VELOCITY_BACKEND == "redis":
         velocity.redis_flush()
     risk_services.config_changed()
+    risk_services._stats_cache.clear()
     yield
 
 

@@ -307,6 +307,8 @@ RISK_BLOCK_SCORE = env.int("RISK_BLOCK_SCORE", default=90)  # score at or above:
 RISK_SMALL_AMOUNT = env.int("RISK_SMALL_AMOUNT", default=300)  # minor units: a "small" attempt (card testing)
 RISK_AMOUNT_MIN_HISTORY = env.int("RISK_AMOUNT_MIN_HISTORY", default=30)  # payments before "unusual amount" counts
 RISK_CONFIG_CACHE_SECONDS = env.int("RISK_CONFIG_CACHE_SECONDS", default=5)  # lists/rules/limits cache backstop
+# How long a process reuses a merchant's amount statistics (mean, deviation) before reading them again.
+RISK_AMOUNT_STATS_CACHE_SECONDS = env.float("RISK_AMOUNT_STATS_CACHE_SECONDS", default=2.0)
 RISK_BACKTEST_PYTHON_LIMIT = env.int("RISK_BACKTEST_PYTHON_LIMIT", default=100_000)
 # A payment left in requires_review this long is canceled by the beat task.
 RISK_REVIEW_TIMEOUT_SECONDS = env.int("RISK_REVIEW_TIMEOUT_SECONDS", default=72 * 3600)

@@ -200,13 +200,31 @@ def _now_ms(now) -> int:
     return int(now.timestamp() * 1000)
 
 
+# A merchant's amount statistics move slowly (one payment among thousands barely shifts mean and deviation),
+# so each process keeps them RISK_AMOUNT_STATS_CACHE_SECONDS: a busy merchant's assessments then skip that
+# query. This process's own updates replace its copy at once.
+_stats_cache: dict[tuple[str, bool, str], tuple[float, tuple[int, float, float]]] = {}
+_STATS_CACHE_MAX = 10_000
+
+
 def _stats(merchant_id: str, livemode: bool, currency: str) -> tuple[int, float, float]:
+    """(count, mean, standard deviation) of the merchant's approved amounts in this currency and mode."""
+    key = (merchant_id, livemode, currency)
+    now = time.monotonic()
+    cached = _stats_cache.get(key)
+    if cached is not None and now - cached[0] < settings.RISK_AMOUNT_STATS_CACHE_SECONDS:
+        return cached[1]
     row = (AmountStats.objects.filter(merchant_id=merchant_id, livemode=livemode, currency=currency)
            .values_list("count", "mean", "m2").first())
     if row is None:
-        return 0, 0.0, 0.0
-    count, mean, m2 = row
-    return count, mean, math.sqrt(m2 / (count - 1)) if count > 1 else 0.0
+        value = (0, 0.0, 0.0)
+    else:
+        count, mean, m2 = row
+        value = (count, mean, math.sqrt(m2 / (count - 1)) if count > 1 else 0.0)
+    if len(_stats_cache) >= _STATS_CACHE_MAX:
+        _stats_cache.clear()
+    _stats_cache[key] = (now, value)
+    return value
 
 
 def _steps(value, steps) -> int:
@@ -411,6 +429,7 @@ def _amount_stats_add(*, merchant_id: str, livemode: bool, currency: str, amount
     mean' = mean + (x - mean) / (n + 1);  M2' = M2 + (x - mean)^2 * n / (n + 1);  n' = n + 1
     """
     x = float(amount)
+    _stats_cache.pop((merchant_id, livemode, currency), None)  # read afresh next time (after this commits)
     rows = AmountStats.objects.filter(merchant_id=merchant_id, livemode=livemode, currency=currency)
     updated = rows.update(
         mean=F("mean") + (x - F("mean")) / (F("count") + 1.0),

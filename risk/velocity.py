@@ -9,7 +9,8 @@ these bounds, so they give identical answers (risk/tests/test_velocity.py proves
   read (a Lua script counts and sums every window inside Redis), one pipelined round trip to write
   (ZADD, trim entries older than the longest window, EXPIRE).
 - DatabaseVelocity: rows in risk.VelocityEvent, one indexed (key, ts) range query for every counter
-  at once and one bulk INSERT; a beat task deletes rows older than the longest window.
+  at once and one bulk INSERT (on PostgreSQL both in one statement: one round trip); a beat task deletes
+  rows older than the longest window.
 
 The cost of a read depends on the attempts inside the window for that key, never on older history.
 """
@@ -47,24 +48,39 @@ class DatabaseVelocity:
     name = "database"
 
     def read(self, keys_windows: list[tuple[str, int]], now_ms: int) -> dict[tuple[str, int], tuple[int, int]]:
-        if not keys_windows:
+        return self._read(keys_windows, now_ms, ())
+
+    def _read(self, keys_windows, now_ms: int, entries) -> dict[tuple[str, int], tuple[int, int]]:
+        """Raw SQL: one UNION ALL of indexed (key, ts) range aggregates (building the same query with the ORM's
+        conditional aggregates costs several milliseconds of Python per assessment). With `entries` (PostgreSQL
+        only), the same statement inserts them in a data-modifying WITH: its SELECTs read the snapshot taken
+        before the insert, so the new entries are not part of what is read, as with the other backend."""
+        if not keys_windows and not entries:
             return {}
-        now_ms -= EPOCH_MS
-        # Raw SQL: one UNION ALL of indexed (key, ts) range aggregates. Building the same query with the
-        # ORM's conditional aggregates costs several milliseconds of Python per assessment.
+        stored_now = now_ms - EPOCH_MS
         table = VelocityEvent._meta.db_table
-        parts, params = [], []
+        sql, params = "", []
+        if entries:
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(entries))
+            sql = (f"WITH recorded AS (INSERT INTO {table} (key, member, ts, amount) VALUES {values} "  # noqa: S608
+                   "ON CONFLICT (key, member) DO NOTHING) ")
+            params = [v for e in entries for v in (e.key, e.member, stored_now, e.amount)]
+        parts = []
         for i, (key, window) in enumerate(keys_windows):
             parts.append(f"SELECT {i}, COUNT(*), COALESCE(SUM(amount), 0) FROM {table} "  # noqa: S608 (ints)
                          "WHERE key = %s AND ts > %s AND ts <= %s")
-            params += [key, now_ms - window * 1000, now_ms]
+            params += [key, stored_now - window * 1000, stored_now]
+        if not parts:
+            parts.append("SELECT -1, 0, 0")
         with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(parts), params)
+            cursor.execute(sql + " UNION ALL ".join(parts), params)
             found = {i: (int(c), int(s)) for i, c, s in cursor.fetchall()}
         return {kw: found.get(i, (0, 0)) for i, kw in enumerate(keys_windows)}
 
     def read_and_record(self, keys_windows, entries: list[Entry], now_ms: int):
-        """`read`, then `record` (the new entries are not part of what is read)."""
+        """`read`, then `record` (the new entries are not part of what is read): one statement on PostgreSQL."""
+        if connection.vendor == "postgresql":
+            return self._read(keys_windows, now_ms, entries)
         counts = self.read(keys_windows, now_ms)
         self.record(entries, now_ms)
         return counts
@@ -87,6 +103,9 @@ class RedisVelocity:
 
     def __init__(self, client):
         self.client = client
+        # EVALSHA: the scripts' text crosses the wire once per connection pool, not on every call.
+        self._read_script = client.register_script(self._READ)
+        self._read_and_record_script = client.register_script(self._READ_AND_RECORD)
 
     # Count and sum each window inside Redis: one round trip, and only two numbers per window cross the
     # wire, however many attempts the window holds (summing members in Python cost ~1 ms per 1,000).
@@ -108,7 +127,7 @@ class RedisVelocity:
             return {}
         keys = [self.prefix + key for key, _ in keys_windows]
         args = [bound for _, window in keys_windows for bound in (now_ms - window * 1000, now_ms)]
-        rows = self.client.eval(self._READ, len(keys), *keys, *args)
+        rows = self._read_script(keys=keys, args=args)
         return {kw: (int(count), int(total)) for kw, (count, total) in zip(keys_windows, rows, strict=True)}
 
     # Read every window, then add the new entries (ZADD NX: a member counts once), trim what is older than
@@ -139,7 +158,7 @@ class RedisVelocity:
         args += [bound for _, window in keys_windows for bound in (now_ms - window * 1000, now_ms)]
         args += [now_ms, now_ms - MAX_WINDOW * 1000, MAX_WINDOW + 60]
         args += [f"{e.member}:{e.amount}" for e in entries]
-        rows = self.client.eval(self._READ_AND_RECORD, len(keys), *keys, *args)
+        rows = self._read_and_record_script(keys=keys, args=args)
         return {kw: (int(count), int(total)) for kw, (count, total) in zip(keys_windows, rows, strict=True)}
 
     def record(self, entries, now_ms):
@@ -158,6 +177,7 @@ class RedisVelocity:
 
 
 _redis_client = None
+_redis_backend = None
 
 
 def _redis():
@@ -179,6 +199,9 @@ def redis_flush() -> None:
 
 def backend():
     """Redis when RISK_VELOCITY_BACKEND says so (the default when REDIS_URL is set), else the database."""
+    global _redis_backend
     if settings.RISK_VELOCITY_BACKEND == "redis":
-        return RedisVelocity(_redis())
+        if _redis_backend is None:
+            _redis_backend = RedisVelocity(_redis())
+        return _redis_backend
     return DatabaseVelocity()

@@ -147,3 +147,23 @@ def test_thresholds_come_from_settings(assess, settings):
     assert (a.score, a.decision) == (25, Decision.REVIEW)
     settings.RISK_BLOCK_SCORE = 25
     assert assess(card_bin="424242", ip="198.51.100.1", card_fingerprint="z").decision == Decision.BLOCK
+
+
+def test_amount_statistics_are_cached_briefly_per_process(assess, merchant, settings, monkeypatch):
+    """Another process's updates are seen within RISK_AMOUNT_STATS_CACHE_SECONDS; this process's own at once."""
+    from .. import services
+
+    settings.RISK_AMOUNT_MIN_HISTORY = 2
+    clock = [1000.0]
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
+    assert "amount:unusual" not in rule_names(assess(card_fingerprint="c0", amount=50_000))  # caches "no history"
+    # another process records a history of small amounts
+    AmountStats.objects.create(merchant_id=merchant.pk, livemode=False, currency="EUR", count=50, mean=1000.0,
+                               m2=49 * 10.0 ** 2)
+    assert "amount:unusual" not in rule_names(assess(card_fingerprint="c1", amount=50_000))  # still cached
+    clock[0] += settings.RISK_AMOUNT_STATS_CACHE_SECONDS
+    assert "amount:unusual" in rule_names(assess(card_fingerprint="c2", amount=50_000))  # read again
+    # this process's own update replaces its copy at once: a huge approved amount widens the deviation
+    huge = assess(card_fingerprint="c3", amount=10_000_000)
+    assessment_record_outcome(assessment=huge, approved=True)
+    assert "amount:unusual" not in rule_names(assess(card_fingerprint="c4", amount=50_000))
