@@ -8,7 +8,9 @@ times `payments.settlement.settlement_run` over all of them and, in the same run
 single raw SQL statement computing the same per-merchant totals. Prints payments settled per
 second and the ratio reference time / settlement time. The database is dropped at the end.
 
-Knobs: BENCH_PAYMENTS (1000000), BENCH_MERCHANTS (100), BENCH_DB_URL (postgres://postgres@127.0.0.1:5432).
+Knobs: BENCH_PAYMENTS (1000000), BENCH_MERCHANTS (100), BENCH_DB_URL (postgres://postgres@127.0.0.1:5432),
+BENCH_DB_NAME (payments_bench_settlement), BENCH_KEEP_DB (set: leave the database in place after the run),
+BENCH_EXPLAIN (set: print the plan of every statement of the run that takes 100 ms or more).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = os.environ.get("BENCH_DB_URL", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "payments_bench_settlement"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "payments_bench_settlement")
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "1000000"))
 MERCHANTS = int(os.environ.get("BENCH_MERCHANTS", "100"))
 TARGET_RATE, TARGET_RATIO = 50_000, 0.5
@@ -56,8 +58,11 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        log(f"dropped {DB_NAME}")
+        if os.environ.get("BENCH_KEEP_DB"):
+            log(f"kept {DB_NAME}")
+        else:
+            admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            log(f"dropped {DB_NAME}")
 
 
 def run() -> int:
@@ -119,6 +124,14 @@ def run() -> int:
     stages = []
     settlement_module._checkpoint = lambda stage: stages.append((stage, time.perf_counter()))
     t0 = time.perf_counter()
+    if os.environ.get("BENCH_EXPLAIN"):  # the plan of every statement of the run that takes 100 ms or more
+        with connection.cursor() as cursor:
+            cursor.execute("LOAD 'auto_explain'")
+            cursor.execute("SET auto_explain.log_min_duration = 100")
+            cursor.execute("SET auto_explain.log_analyze = on")
+            cursor.execute("SET auto_explain.log_buffers = on")
+            cursor.execute("SET client_min_messages = log")
+        connection.connection.add_notice_handler(lambda notice: print(notice.message_primary, flush=True))
     ids = settlement_run(period=period, cutoff=datetime.now(UTC) + timedelta(seconds=1))
     previous = t0
     for stage, at in stages:  # where the time goes, per step of the run

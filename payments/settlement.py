@@ -6,9 +6,10 @@ the cutoff. In ONE transaction, with a few SQL statements over the whole set:
 
 1. the groups with something to settle (one SELECT ... UNION), and one `open` Settlement per group
    (UNIQUE (merchant, currency, livemode, period): a period is settled exactly once);
-2. `INSERT INTO settlementline ... SELECT` for the payments, then for the refunds (partial UNIQUE
-   indexes: an item is settled at most once, ever);
-3. one `UPDATE settlement ... FROM (SELECT ... GROUP BY settlement)` for gross, refunds, fees, net;
+2. `INSERT INTO settlementline ... SELECT` for the payments, then for the refunds (a line's primary
+   key is the item's id: an item is settled at most once, ever; two indexes, no per-line FK check);
+3. one `UPDATE settlement ... FROM (SELECT ... GROUP BY settlement)` over the lines just written for
+   gross, refunds, fees, net (so a settlement is the sum of its lines by construction);
 4. per batch (not per payment): the carried-forward negative net, the ledger entry moving the total
    from pending to available (and the scheme's funds into bank cash), the payout when positive,
    and the `completed` transition with its event row.
@@ -66,14 +67,36 @@ def _fetch(sql: str, params=()) -> list[tuple]:
         return cursor.fetchall()
 
 
+# A line's primary key is the settled item's id: "not settled yet" is one primary-key probe per item.
 _UNSETTLED_PAYMENTS = """
     p.amount_captured > 0 AND p.captured_at < %s
-    AND NOT EXISTS (SELECT 1 FROM payments_settlementline l WHERE l.payment_id = p.id AND l.type = 'payment')
+    AND NOT EXISTS (SELECT 1 FROM payments_settlementline l WHERE l.id = p.id)
 """
 _UNSETTLED_REFUNDS = """
     r.status = 'succeeded' AND r.funded_from = 'pending' AND r.updated < %s
-    AND NOT EXISTS (SELECT 1 FROM payments_settlementline l WHERE l.refund_id = r.id)
+    AND NOT EXISTS (SELECT 1 FROM payments_settlementline l WHERE l.id = r.id)
 """
+
+
+def _batches_sql(batches: list[Settlement]) -> tuple[str, list, str, list]:
+    """The batches just opened: as a relation `s(id, merchant_id, currency, livemode)` to join the items
+    to, and as a condition on `l.settlement_id` (SQL and parameters of each).
+
+    On PostgreSQL, literal arrays: the planner knows the relation holds exactly these rows, so it hash-joins
+    one sequential scan of the payments to them, and reads the lines of all the batches with one bitmap
+    (each page once). Joined to the settlement table instead, it takes the rows just inserted for one
+    (no statistics yet) and read each merchant's payments, then each batch's lines, through an index,
+    page by page: 18 s and 2.5 s of a 1,000,000-payment run on this machine.
+    """
+    if connection.vendor == "postgresql":
+        ids = [b.pk for b in batches]
+        columns = [ids, [b.merchant_id for b in batches], [b.currency for b in batches], [b.livemode for b in batches]]
+        return ("unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::boolean[]) "
+                "AS s(id, merchant_id, currency, livemode)"), columns, "l.settlement_id = ANY(%s::varchar[])", [ids]
+    period = [batches[0].period]
+    return ("(SELECT id, merchant_id, currency, livemode FROM payments_settlement WHERE period = %s "
+            "AND status = 'open') s"), period, ("l.settlement_id IN (SELECT id FROM payments_settlement "
+                                                "WHERE period = %s AND status = 'open')"), period
 
 
 def settlement_run(*, period: date, cutoff: datetime | None = None, actor: str = "system:settlement") -> list[str]:
@@ -94,23 +117,21 @@ def settlement_run(*, period: date, cutoff: datetime | None = None, actor: str =
             return []
         Settlement.objects.bulk_create(new)
         _checkpoint("settlements_created")
+        batches, batch_params, in_batches, in_params = _batches_sql(new)
         _execute(f"""
-            INSERT INTO payments_settlementline (settlement_id, type, payment_id, refund_id, gross, fee, net, currency,
-                                                 occurred_at)
-            SELECT s.id, 'payment', p.id, NULL, p.amount_captured, p.fee, p.amount_captured - p.fee, p.currency,
-                   p.captured_at
-            FROM payments_payment p JOIN payments_settlement s
+            INSERT INTO payments_settlementline (id, settlement_id, type, payment_id, gross, fee, net, occurred_at)
+            SELECT p.id, s.id, 'payment', p.id, p.amount_captured, p.fee, p.amount_captured - p.fee, p.captured_at
+            FROM payments_payment p JOIN {batches}
               ON s.merchant_id = p.merchant_id AND s.currency = p.currency AND s.livemode = p.livemode
-            WHERE s.period = %s AND s.status = 'open' AND {_UNSETTLED_PAYMENTS}""", [period, cutoff])  # noqa: S608
+            WHERE {_UNSETTLED_PAYMENTS}""", [*batch_params, cutoff])  # noqa: S608
         _execute(f"""
-            INSERT INTO payments_settlementline (settlement_id, type, payment_id, refund_id, gross, fee, net, currency,
-                                                 occurred_at)
-            SELECT s.id, 'refund', r.payment_id, r.id, -r.amount, 0, -r.amount, r.currency, r.updated
-            FROM payments_refund r JOIN payments_settlement s
+            INSERT INTO payments_settlementline (id, settlement_id, type, payment_id, gross, fee, net, occurred_at)
+            SELECT r.id, s.id, 'refund', r.payment_id, -r.amount, 0, -r.amount, r.updated
+            FROM payments_refund r JOIN {batches}
               ON s.merchant_id = r.merchant_id AND s.currency = r.currency AND s.livemode = r.livemode
-            WHERE s.period = %s AND s.status = 'open' AND {_UNSETTLED_REFUNDS}""", [period, cutoff])  # noqa: S608
+            WHERE {_UNSETTLED_REFUNDS}""", [*batch_params, cutoff])  # noqa: S608
         _checkpoint("lines_inserted")
-        _execute("""
+        _execute(f"""
             UPDATE payments_settlement SET payment_count = a.pc, refund_count = a.rc, gross = a.g, refunds = a.r,
                    fees = a.f, net = a.n, total = a.n + payments_settlement.carried_in
             FROM (SELECT l.settlement_id AS sid,
@@ -119,9 +140,9 @@ def settlement_run(*, period: date, cutoff: datetime | None = None, actor: str =
                          SUM(CASE WHEN l.type = 'payment' THEN l.gross ELSE 0 END) AS g,
                          -SUM(CASE WHEN l.type = 'refund' THEN l.gross ELSE 0 END) AS r,
                          SUM(l.fee) AS f, SUM(l.net) AS n
-                  FROM payments_settlementline l JOIN payments_settlement s2 ON s2.id = l.settlement_id
-                  WHERE s2.period = %s AND s2.status = 'open' GROUP BY l.settlement_id) a
-            WHERE payments_settlement.id = a.sid""", [period])
+                  FROM payments_settlementline l WHERE {in_batches}
+                  GROUP BY l.settlement_id) a
+            WHERE payments_settlement.id = a.sid""", in_params)  # noqa: S608
         _checkpoint("totals_updated")
         ids = []
         for stl in Settlement.objects.select_for_update().filter(period=period, status=SettlementStatus.OPEN) \
