@@ -61,30 +61,82 @@ def account_get_or_create(*, purpose: str, currency: str, livemode: bool, mercha
         return Account.objects.get(**lookup)
 
 
-def _accounts_for(lines: list[Line], *, currency: str, livemode: bool) -> dict[tuple, Account]:
-    """{(purpose, merchant_id): account} for the lines, creating accounts seen for the first time.
+def _accounts_for(wanted: set[tuple], *, locked: bool = True) -> dict[tuple, Account]:
+    """{(purpose, merchant_id, currency, livemode): account} for `wanted`, creating accounts seen for the first time.
 
-    Merchant accounts come back locked FOR UPDATE in ascending id order (every poster takes the same
-    order, so no deadlock), with their current cached balance. Platform accounts (no merchant) are not
-    locked: they hold no cached balance (see Account), so captures of different merchants never queue
+    One SELECT, then (only for accounts never seen) one INSERT ... ON CONFLICT DO NOTHING and one SELECT;
+    then the merchant accounts come back locked FOR UPDATE in ascending id order (every poster takes the
+    same order, so no deadlock), with their current cached balance. Platform accounts (no merchant) are
+    not locked: they hold no cached balance (see Account), so captures of different merchants never queue
     behind one another on them."""
-    wanted = {(line.purpose, line.merchant_id) for line in lines}
     query = Q()
-    for purpose, merchant_id in wanted:
-        query |= Q(purpose=purpose, merchant_id=merchant_id)
-    found = {(a.purpose, a.merchant_id): a for a in Account.objects.filter(query, currency=currency, livemode=livemode)}
-    for purpose, merchant_id in wanted - set(found):
-        found[(purpose, merchant_id)] = account_get_or_create(purpose=purpose, currency=currency, livemode=livemode,
-                                                              merchant_id=merchant_id)
+    for purpose, merchant_id, currency, livemode in wanted:
+        query |= Q(purpose=purpose, merchant_id=merchant_id, currency=currency, livemode=livemode)
+    found = {(a.purpose, a.merchant_id, a.currency, a.livemode): a for a in Account.objects.filter(query)}
+    missing = wanted - set(found)
+    if missing:
+        new = []
+        for purpose, merchant_id, currency, livemode in missing:
+            account_type, per_merchant, allow_negative = ACCOUNT_SPECS[purpose]
+            if per_merchant != (merchant_id is not None):
+                raise LedgerError(f"Account {purpose} {'needs' if per_merchant else 'takes no'} merchant.")
+            new.append(Account(purpose=purpose, merchant_id=merchant_id, currency=currency, livemode=livemode,
+                               type=account_type, allow_negative=allow_negative))
+        Account.objects.bulk_create(new, ignore_conflicts=True)  # one created concurrently is simply found
+        query = Q()
+        for purpose, merchant_id, currency, livemode in missing:
+            query |= Q(purpose=purpose, merchant_id=merchant_id, currency=currency, livemode=livemode)
+        found.update({(a.purpose, a.merchant_id, a.currency, a.livemode): a for a in Account.objects.filter(query)})
     merchant_ids = sorted(a.pk for a in found.values() if a.merchant_id is not None)
-    if merchant_ids:
-        locked = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=merchant_ids).order_by("pk")}
-        found = {k: locked.get(a.pk, a) for k, a in found.items()}
+    if locked and merchant_ids:
+        by_pk = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=merchant_ids).order_by("pk")}
+        found = {k: by_pk.get(a.pk, a) for k, a in found.items()}
     return found
 
 
 def _signed_to_normal(account: Account, amount: int) -> int:
     return amount if account.type in DEBIT_NORMAL else -amount
+
+
+def _check_lines(key: str, lines: list[Line]) -> list[Line]:
+    lines = [line for line in lines if line.amount != 0]
+    if len(lines) < 2:
+        raise LedgerError("A journal entry needs at least two non-zero postings.")
+    if sum(line.amount for line in lines) != 0:
+        raise LedgerError(f"Unbalanced journal entry {key}: postings sum to {sum(line.amount for line in lines)}.")
+    return lines
+
+
+def _post_lines(booked: list[tuple[JournalEntry, list[Line]]]) -> None:
+    """The postings of entries just inserted, and the cached balances they move, as if posted one after the
+    other: every must-not-go-negative account is checked after each entry (InsufficientBalance, before
+    anything more is written). Then one INSERT of every posting and one UPDATE of every balance."""
+    accounts = _accounts_for({(line.purpose, line.merchant_id, entry.currency, entry.livemode)
+                              for entry, lines in booked for line in lines})
+    locked = {a.pk: a for a in accounts.values() if a.merchant_id is not None}
+    postings = []
+    for entry, lines in booked:
+        delta: dict[int, int] = defaultdict(int)
+        for line in lines:
+            account = accounts[(line.purpose, line.merchant_id, entry.currency, entry.livemode)]
+            postings.append(Posting(entry=entry, account=account, amount=line.amount, currency=entry.currency))
+            if line.merchant_id is not None:
+                delta[account.pk] += line.amount
+        for pk in sorted(delta):
+            account = locked[pk]
+            new_balance = account.balance + _signed_to_normal(account, delta[pk])
+            if new_balance < 0 and not account.allow_negative:
+                raise InsufficientBalance(
+                    f"The {account.get_purpose_display().split(' (')[0].lower()} balance ({account.balance} "
+                    f"{entry.currency}) cannot cover {abs(delta[pk])} {entry.currency}.",
+                    extra={"account": account.purpose},
+                )
+            account.balance = new_balance
+    Posting.objects.bulk_create(postings)
+    ids = sorted(locked)
+    if ids:
+        Account.objects.filter(pk__in=ids).update(balance=Case(
+            *[When(pk=pk, then=Value(locked[pk].balance)) for pk in ids], output_field=BigIntegerField()))
 
 
 def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: list[Line],
@@ -96,11 +148,7 @@ def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: lis
     not go negative would.
     """
     currency = normalize_currency(currency)
-    lines = [line for line in lines if line.amount != 0]
-    if len(lines) < 2:
-        raise LedgerError("A journal entry needs at least two non-zero postings.")
-    if sum(line.amount for line in lines) != 0:
-        raise LedgerError(f"Unbalanced journal entry {key}: postings sum to {sum(line.amount for line in lines)}.")
+    lines = _check_lines(key, lines)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -109,32 +157,51 @@ def entry_post(*, key: str, type: str, currency: str, livemode: bool, lines: lis
                     amount=amount, fee=fee, net=amount - fee, reverses=reverses, description=description[:200])
         except IntegrityError:  # this key was posted already (a retry, or concurrently): that one is the entry
             return JournalEntry.objects.get(key=key)
-        accounts = _accounts_for(lines, currency=currency, livemode=livemode)
-        locked = {a.pk: a for a in accounts.values() if a.merchant_id is not None}
-        ids = sorted(locked)
-        delta: dict[int, int] = defaultdict(int)
-        for line in lines:
-            if line.merchant_id is not None:
-                delta[accounts[(line.purpose, line.merchant_id)].pk] += line.amount
-        for pk in ids:
-            account = locked[pk]
-            new_balance = account.balance + _signed_to_normal(account, delta[pk])
-            if new_balance < 0 and not account.allow_negative:
-                raise InsufficientBalance(
-                    f"The {account.get_purpose_display().split(' (')[0].lower()} balance ({account.balance} "
-                    f"{currency}) cannot cover {abs(delta[pk])} {currency}.",
-                    extra={"account": account.purpose},
-                )
-            account.balance = new_balance
-        Posting.objects.bulk_create([
-            Posting(entry=entry, account=accounts[(line.purpose, line.merchant_id)], amount=line.amount,
-                    currency=currency)
-            for line in lines
-        ])
-        if ids:
-            Account.objects.filter(pk__in=ids).update(balance=Case(
-                *[When(pk=pk, then=Value(locked[pk].balance)) for pk in ids], output_field=BigIntegerField()))
+        _post_lines([(entry, lines)])
     return entry
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """The arguments of one `entry_post`, for `entries_post`."""
+
+    key: str
+    type: str
+    currency: str
+    livemode: bool
+    lines: list[Line]
+    merchant_id: str | None = None
+    source: str = ""
+    amount: int = 0
+    fee: int = 0
+    description: str = ""
+
+
+def entries_post(*, entries: list[NewEntry]) -> list[JournalEntry]:
+    """`entry_post` for many entries, in order, with the same guarantees, in a fixed number of statements
+    (one INSERT of the entries, the accounts, one INSERT of the postings, one UPDATE of the balances)
+    whatever their number: a settlement run posts two per merchant.
+
+    All or nothing: if one entry would take an account below zero, nothing is posted. If a key was
+    posted already, each entry goes through `entry_post` in turn (which keeps the first posting)."""
+    checked = [(spec, normalize_currency(spec.currency), _check_lines(spec.key, spec.lines)) for spec in entries]
+    if not checked:
+        return []
+    with transaction.atomic():
+        rows = [JournalEntry(key=spec.key, type=spec.type, currency=currency, livemode=spec.livemode,
+                             merchant_id=spec.merchant_id, source=spec.source, amount=spec.amount, fee=spec.fee,
+                             net=spec.amount - spec.fee, description=spec.description[:200])
+                for spec, currency, _ in checked]
+        try:
+            with transaction.atomic():
+                JournalEntry.objects.bulk_create(rows)
+        except IntegrityError:  # a key posted already: one by one, each keeps its first posting
+            return [entry_post(key=spec.key, type=spec.type, currency=spec.currency, livemode=spec.livemode,
+                               lines=spec.lines, merchant_id=spec.merchant_id, source=spec.source,
+                               amount=spec.amount, fee=spec.fee, description=spec.description)
+                    for spec in entries]
+        _post_lines([(row, lines) for row, (_, _, lines) in zip(rows, checked, strict=True)])
+    return rows
 
 
 def entry_reverse(*, entry: JournalEntry, key: str, type: str, description: str = "") -> JournalEntry:

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from core.errors import NotFound, StateError
 from ledger import services as ledger
@@ -144,70 +145,97 @@ def settlement_run(*, period: date, cutoff: datetime | None = None, actor: str =
                   GROUP BY l.settlement_id) a
             WHERE payments_settlement.id = a.sid""", in_params)  # noqa: S608
         _checkpoint("totals_updated")
-        ids = []
-        for stl in Settlement.objects.select_for_update().filter(period=period, status=SettlementStatus.OPEN) \
-                .order_by("pk"):
-            _settlement_complete(stl, actor=actor)
-            ids.append(stl.pk)
+        batches = list(Settlement.objects.select_for_update().filter(period=period, status=SettlementStatus.OPEN)
+                       .order_by("pk"))
+        _settlements_complete(batches, actor=actor)
+        ids = [stl.pk for stl in batches]
         _checkpoint("completed")
     logger.info("settled %d batch(es) for %s (cutoff %s)", len(ids), period, cutoff.isoformat())
     return ids
 
 
-def _settlement_complete(stl: Settlement, *, actor: str) -> None:
-    """Carry, ledger, payout, status: per batch, inside the run's transaction."""
-    previous = (Settlement.objects.filter(merchant_id=stl.merchant_id, currency=stl.currency, livemode=stl.livemode,
-                                          status=SettlementStatus.COMPLETED, carried_forward__lt=0,
-                                          carried_to__isnull=True)
-                .exclude(pk=stl.pk).order_by("-period").first())
-    if previous is not None:
-        stl.carried_in, stl.carried_from = previous.carried_forward, previous
-    stl.total = stl.net + stl.carried_in
-    stl.carried_forward = min(stl.total, 0)
-    lines = []
-    if stl.total > 0:
-        lines += [Line(AccountPurpose.MERCHANT_PENDING, stl.total, stl.merchant_id),
-                  Line(AccountPurpose.MERCHANT_AVAILABLE, -stl.total, stl.merchant_id)]
-    funded = stl.gross - stl.refunds  # the schemes pay the bank captures less refunds
-    if funded:
-        lines += [Line(AccountPurpose.BANK_CASH, funded), Line(AccountPurpose.SCHEME_RECEIVABLE, -funded)]
-    if lines:
-        ledger.entry_post(key=f"settlement:{stl.pk}", type=EntryType.SETTLEMENT, currency=stl.currency,
-                          livemode=stl.livemode, merchant_id=stl.merchant_id, source=stl.pk,
-                          amount=max(stl.total, 0), lines=lines)
-    _settlement_transition(stl, to_status=SettlementStatus.COMPLETED, actor=actor,
-                           fields=["carried_in", "carried_from", "total", "carried_forward"])
-    if stl.total > 0:
-        _payout_create(stl, actor=actor)
+def _settlements_complete(batches: list[Settlement], *, actor: str) -> None:
+    """Carry, ledger, payout, status and events of every batch of the run, inside the run's transaction: a
+    fixed number of statements whatever the number of batches (one ledger call for every entry, bulk
+    INSERTs and one UPDATE), never a round of statements per merchant."""
+    if not batches:
+        return
+    # The negative total a batch takes over: its merchant's last completed one not carried yet.
+    carries = (Settlement.objects.filter(merchant_id__in={stl.merchant_id for stl in batches},
+                                         status=SettlementStatus.COMPLETED, carried_forward__lt=0,
+                                         carried_to__isnull=True)
+               .exclude(pk__in=[stl.pk for stl in batches]).order_by("-period", "-pk"))
+    previous: dict[tuple, Settlement] = {}
+    for carry in carries:
+        previous.setdefault((carry.merchant_id, carry.currency, carry.livemode), carry)
+    entries = []
+    for stl in batches:
+        carry = previous.get((stl.merchant_id, stl.currency, stl.livemode))
+        if carry is not None:
+            stl.carried_in, stl.carried_from = carry.carried_forward, carry
+        stl.total = stl.net + stl.carried_in
+        stl.carried_forward = min(stl.total, 0)
+        lines = []
+        if stl.total > 0:
+            lines += [Line(AccountPurpose.MERCHANT_PENDING, stl.total, stl.merchant_id),
+                      Line(AccountPurpose.MERCHANT_AVAILABLE, -stl.total, stl.merchant_id)]
+        funded = stl.gross - stl.refunds  # the schemes pay the bank captures less refunds
+        if funded:
+            lines += [Line(AccountPurpose.BANK_CASH, funded), Line(AccountPurpose.SCHEME_RECEIVABLE, -funded)]
+        if lines:
+            entries.append(ledger.NewEntry(key=f"settlement:{stl.pk}", type=EntryType.SETTLEMENT,
+                                           currency=stl.currency, livemode=stl.livemode, merchant_id=stl.merchant_id,
+                                           source=stl.pk, amount=max(stl.total, 0), lines=lines))
+    _settlements_transition(batches, to_status=SettlementStatus.COMPLETED, actor=actor,
+                            fields=["carried_in", "carried_from", "total", "carried_forward"])
+    payouts = _payouts_create([stl for stl in batches if stl.total > 0], actor=actor)
+    # In order: each settlement's entry (pending -> available), then the payouts' (available -> clearing).
+    ledger.entries_post(entries=entries + [
+        ledger.NewEntry(key=f"payout:{payout.pk}", type=EntryType.PAYOUT, currency=payout.currency,
+                        livemode=payout.livemode, merchant_id=payout.merchant_id, source=payout.pk,
+                        amount=-payout.amount,
+                        lines=[Line(AccountPurpose.MERCHANT_AVAILABLE, payout.amount, payout.merchant_id),
+                               Line(AccountPurpose.PAYOUT_CLEARING, -payout.amount)])
+        for payout in payouts])
+    _publish("settlement.created", batches)
+    _publish("payout.created", payouts)
 
 
-def _settlement_transition(stl: Settlement, *, to_status: str, actor: str, fields=()) -> None:
-    if to_status not in SETTLEMENT_TRANSITIONS.get(stl.status, set()):
-        raise StateError(f"This settlement is {stl.status}; it cannot become {to_status}.",
-                         code="settlement_unexpected_state")
-    from_status, stl.status = stl.status, to_status
-    stl.save(update_fields=["status", "updated", *fields])
-    SettlementEvent.objects.create(settlement=stl, type="settlement.created", from_status=from_status,
-                                   to_status=to_status, actor=actor)
-    _publish("settlement.created", stl)
+def _settlements_transition(batches: list[Settlement], *, to_status: str, actor: str, fields=()) -> None:
+    """The one place a settlement's status changes (the rows are locked by the caller): check the table for
+    each, write them all with one UPDATE, append their events. Published by the caller."""
+    for stl in batches:
+        if to_status not in SETTLEMENT_TRANSITIONS.get(stl.status, set()):
+            raise StateError(f"This settlement is {stl.status}; it cannot become {to_status}.",
+                             code="settlement_unexpected_state")
+    now = timezone.now()
+    events = []
+    for stl in batches:
+        events.append(SettlementEvent(settlement=stl, type="settlement.created", from_status=stl.status,
+                                      to_status=to_status, actor=actor))
+        stl.status, stl.updated = to_status, now
+    Settlement.objects.bulk_update(batches, ["status", "updated", *fields])
+    SettlementEvent.objects.bulk_create(events)
 
 
 # --- Payouts -------------------------------------------------------------------------------------
 
 
-def _payout_create(stl: Settlement, *, actor: str) -> Payout:
-    merchant = merchant_selectors.merchant_get(merchant_id=stl.merchant_id)
-    iban = (merchant.payout_iban if merchant else "") or ""
-    payout = Payout.objects.create(settlement=stl, merchant_id=stl.merchant_id, livemode=stl.livemode,
-                                   amount=stl.total, currency=stl.currency, status=PayoutStatus.PENDING,
-                                   iban_last4=iban[-4:])
-    PayoutEvent.objects.create(payout=payout, type="payout.created", to_status=PayoutStatus.PENDING, actor=actor)
-    ledger.entry_post(key=f"payout:{payout.pk}", type=EntryType.PAYOUT, currency=payout.currency,
-                      livemode=payout.livemode, merchant_id=payout.merchant_id, source=payout.pk, amount=-payout.amount,
-                      lines=[Line(AccountPurpose.MERCHANT_AVAILABLE, payout.amount, payout.merchant_id),
-                             Line(AccountPurpose.PAYOUT_CLEARING, -payout.amount)])
-    _publish("payout.created", payout)
-    return payout
+def _payouts_create(batches: list[Settlement], *, actor: str) -> list[Payout]:
+    """A pending payout for each batch (its total, to the merchant's bank account) and its event row. The
+    ledger entries are the caller's (posted with the settlements')."""
+    ibans = merchant_selectors.merchant_payout_ibans(merchant_ids={stl.merchant_id for stl in batches})
+    payouts = []
+    for stl in batches:
+        payout = Payout(settlement=stl, merchant_id=stl.merchant_id, livemode=stl.livemode, amount=stl.total,
+                        currency=stl.currency, status=PayoutStatus.PENDING,
+                        iban_last4=(ibans.get(stl.merchant_id) or "")[-4:])
+        stl.payout = payout  # the settlement's representation (its event) shows its payout
+        payouts.append(payout)
+    Payout.objects.bulk_create(payouts)
+    PayoutEvent.objects.bulk_create([PayoutEvent(payout=payout, type="payout.created", to_status=PayoutStatus.PENDING,
+                                                 actor=actor) for payout in payouts])
+    return payouts
 
 
 def payout_transition(*, payout_id: str, to_status: str, failure_code: str = "", bank_reference: str = "",
@@ -279,15 +307,25 @@ def _try(fn, **kwargs):
 # --- Events (issue #6's outbox) ------------------------------------------------------------------
 
 
-def _publish(event_type: str, obj) -> None:
-    """Publish through the events outbox (merchants.services.event_publish), in the same transaction as
-    the change, with the object as the API shows it. The SettlementEvent / PayoutEvent rows are the
+def _publish(event_type: str, objs) -> None:
+    """Publish through the events outbox (merchants.services.events_publish), in the same transaction as
+    the change, with each object as the API shows it. The SettlementEvent / PayoutEvent rows are the
     append-only record of the state change itself."""
-    from merchants.services import event_publish
+    from merchants.services import events_publish
 
     from .api.settlement_serializers import PayoutSerializer, SettlementSerializer
 
-    is_settlement = isinstance(obj, Settlement)
-    data = dict((SettlementSerializer if is_settlement else PayoutSerializer)(obj).data)
-    event_publish(merchant_id=obj.merchant_id, livemode=obj.livemode, type=event_type,
-                  object_type="settlement" if is_settlement else "payout", object_id=obj.pk, data=data)
+    objs = objs if isinstance(objs, list) else [objs]
+    if not objs:
+        return
+    is_settlement = isinstance(objs[0], Settlement)
+    if is_settlement:
+        relation = Settlement.payout.related
+        for stl in objs:  # no payout (a batch without a positive total): known, without a query each
+            if not relation.is_cached(stl):
+                relation.set_cached_value(stl, None)
+    data = (SettlementSerializer if is_settlement else PayoutSerializer)(objs, many=True).data
+    events_publish(events=[
+        {"merchant_id": obj.merchant_id, "livemode": obj.livemode, "type": event_type,
+         "object_type": "settlement" if is_settlement else "payout", "object_id": obj.pk, "data": dict(item)}
+        for obj, item in zip(objs, data, strict=True)])

@@ -152,6 +152,65 @@ def test_negative_net_is_carried_forward_not_paid(merchant, plan):
     assert verify_all() == []
 
 
+def test_one_run_carries_and_pays_each_merchant_on_its_own(merchant, plan, other_merchant):
+    """The batches of a run are completed together: each takes its own merchant's carry, nobody else's."""
+    other_merchant.payout_iban = VALID_IBAN
+    other_merchant.save()
+    fee_plan_set(merchant_id=other_merchant.pk, currency="EUR", percent_bps=250, fixed_amount=30)
+    payment = make_payment(merchant, amount=1_000)
+    refund(merchant, payment, 1_000)  # merchant: -55, carried
+    make_payment(other_merchant, amount=3_000)  # other: 2,895 paid out
+    first = Settlement.objects.filter(pk__in=settle())
+    assert {(s.merchant_id, s.total, s.carried_forward) for s in first} == {(merchant.pk, -55, -55),
+                                                                          (other_merchant.pk, 2_895, 0)}
+    make_payment(merchant, amount=2_000)
+    make_payment(other_merchant, amount=2_000)
+    second = {s.merchant_id: s for s in Settlement.objects.filter(pk__in=settle())}
+    carried = first.get(merchant=merchant)
+    assert (second[merchant.pk].carried_in, second[merchant.pk].carried_from_id) == (-55, carried.pk)
+    assert (second[other_merchant.pk].carried_in, second[other_merchant.pk].carried_from_id) == (0, None)
+    assert {p.merchant_id: p.amount for p in Payout.objects.filter(settlement__in=second.values())} == {
+        merchant.pk: 1_865, other_merchant.pk: 1_920}
+    assert verify_all() == []
+
+
+def test_a_run_takes_the_same_statements_for_one_merchant_or_many(django_assert_num_queries):
+    """Set-based: no round of statements per payment, nor per merchant."""
+    from merchants.tests.factories import MerchantFactory
+
+    def merchants_with_payments(n):
+        out = [MerchantFactory(payout_iban=VALID_IBAN) for _ in range(n)]
+        for m in out:
+            fee_plan_set(merchant_id=m.pk, currency="EUR", percent_bps=250, fixed_amount=30)
+            make_payment(m, amount=5_000)
+            make_payment(m, amount=1_000)
+        return out
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    merchants_with_payments(1)
+    with CaptureQueriesContext(connection) as one:
+        assert len(settle()) == 1
+    merchants_with_payments(6)
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert len(settle()) == 6
+    assert verify_all() == []
+
+
+def test_settlement_and_payout_events_carry_their_api_representation(api, merchant, plan):
+    from merchants.models import Event
+
+    make_payment(merchant, amount=10_000)
+    [stl_id] = settle()
+    payout = Payout.objects.get(settlement_id=stl_id)
+    created = Event.objects.get(object_id=stl_id, type="settlement.created")
+    assert created.sequence == 1 and created.data["status"] == "completed" and created.data["payout"] == payout.pk
+    assert created.data == api.get(f"/v1/settlements/{stl_id}").json()
+    assert Event.objects.get(object_id=payout.pk, type="payout.created").data == api.get(
+        f"/v1/payouts/{payout.pk}").json()
+
+
 def test_payout_paid_clears_the_payout_account(merchant, plan):
     make_payment(merchant, amount=10_000)
     settle()
