@@ -214,8 +214,23 @@ def _settlements_transition(batches: list[Settlement], *, to_status: str, actor:
         events.append(SettlementEvent(settlement=stl, type="settlement.created", from_status=stl.status,
                                       to_status=to_status, actor=actor))
         stl.status, stl.updated = to_status, now
-    Settlement.objects.bulk_update(batches, ["status", "updated", *fields])
+    _update_rows(batches, ["status", "updated", *fields])
     SettlementEvent.objects.bulk_create(events)
+
+
+def _update_rows(objs: list, fields: list[str]) -> None:
+    """Write `fields` of every object with one `UPDATE ... FROM (VALUES ...)` (the ORM's bulk_update builds a
+    CASE per field and row: a quarter of a second for a hundred settlements)."""
+    model = type(objs[0])
+    table, pk = connection.ops.quote_name(model._meta.db_table), model._meta.pk
+    columns = [model._meta.get_field(name) for name in fields]
+    sets = ", ".join(f"{connection.ops.quote_name(f.column)} = v.column{i}" for i, f in enumerate(columns, start=2))
+    row = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+    params = [value for obj in objs for value in (
+        pk.get_db_prep_save(obj.pk, connection),
+        *(f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns))]
+    _execute(f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([row] * len(objs))}) AS v "  # noqa: S608 (ours)
+             f"WHERE {table}.{connection.ops.quote_name(pk.column)} = v.column1", params)
 
 
 # --- Payouts -------------------------------------------------------------------------------------
