@@ -144,15 +144,44 @@ def run() -> int:
     settled = {s.merchant_id: (s.payment_count, s.gross, s.fees, s.net) for s in Settlement.objects.filter(pk__in=ids)}
     assert settled == reference, "settlement totals differ from the reference"
     assert SettlementLine.objects.count() == count
+    floor_s = _floor(connection, transaction, ids)
     rate = count / settle_s
     ratio = reference_s / settle_s
     print(f"payments settled:       {count:,} in {len(ids)} batches")
     print(f"settlement:             {settle_s:.2f} s  ({rate:,.0f} payments/s)")
     print(f"reference (1 SQL agg):  {reference_s:.2f} s  ({count / reference_s:,.0f} payments/s)")
+    print(f"floor (bare INSERT):    {floor_s:.2f} s  ({count / floor_s:,.0f} payments/s)  one unindexed row per "
+          "payment, committed")
     print(f"ratio reference/settle: {ratio:.3f}")
+    print(f"ratio floor/settle:     {floor_s / settle_s:.3f}  (1.0 = the settlement costs no more than writing a row "
+          "per payment)")
+    print(f"ratio reference/floor:  {reference_s / floor_s:.3f}  (the best reference/settle of any settlement that "
+          "writes a row per payment)")
     print(f"targets: >= {TARGET_RATE:,} payments/s: {'met' if rate >= TARGET_RATE else 'MISSED'}; "
           f"ratio >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}")
     return 0
+
+
+def _floor(connection, transaction, settlement_ids) -> float:
+    """The least a settlement writing one row per payment can cost, timed in the same run: the same rows
+    (the payments joined to their batch) INSERTed ... SELECTed into a table with no index, no constraint
+    but NOT NULL and no trigger, committed. The table is dropped afterwards."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE payments_settlement")
+        cursor.execute("DROP TABLE IF EXISTS bench_floor")
+        cursor.execute("CREATE TABLE bench_floor (LIKE payments_settlementline)")
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO bench_floor (id, settlement_id, type, payment_id, gross, fee, net, occurred_at)
+            SELECT p.id, s.id, 'payment', p.id, p.amount_captured, p.fee, p.amount_captured - p.fee, p.captured_at
+            FROM payments_payment p JOIN payments_settlement s
+              ON s.merchant_id = p.merchant_id AND s.currency = p.currency AND s.livemode = p.livemode
+            WHERE s.id = ANY(%s) AND p.amount_captured > 0 AND p.captured_at < now()""", [list(settlement_ids)])
+    floor_s = time.perf_counter() - t0
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_floor")
+    return floor_s
 
 
 def _per_merchant(cursor):

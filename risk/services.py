@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
@@ -200,9 +200,14 @@ def _now_ms(now) -> int:
     return int(now.timestamp() * 1000)
 
 
+_STATS_SQL = (f"SELECT count, mean, m2 FROM {AmountStats._meta.db_table} "  # noqa: S608 (our table)
+              "WHERE merchant_id = %s AND livemode = %s AND currency = %s")
+
+
 def _stats(merchant_id: str, livemode: bool, currency: str) -> tuple[int, float, float]:
-    row = (AmountStats.objects.filter(merchant_id=merchant_id, livemode=livemode, currency=currency)
-           .values_list("count", "mean", "m2").first())
+    with connection.cursor() as cursor:  # raw: the ORM takes longer to build this query than PostgreSQL to run it
+        cursor.execute(_STATS_SQL, [merchant_id, livemode, currency])
+        row = cursor.fetchone()
     if row is None:
         return 0, 0.0, 0.0
     count, mean, m2 = row
