@@ -15,14 +15,20 @@ def _fast_secret_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
-def _risk_isolation(request, settings):
+def _risk_isolation(request, settings, monkeypatch):
     """The risk engine (issue #5) starts every test with empty velocity counters and a fresh
     configuration cache. Outside tests marked `risk_scoring`, its score thresholds are out of reach,
     so suites that make many payments with one test card are not sent to review by velocity; lists,
-    rules, merchant limits and the risk test cards still decide everywhere."""
+    rules, merchant limits and the risk test cards still decide everywhere. With Redis, each pytest
+    worker (`-n`) has its own velocity keys: one worker's flush never empties another's counters."""
+    import os
+
     from risk import services as risk_services
     from risk import velocity
 
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker:
+        monkeypatch.setattr(velocity.RedisVelocity, "prefix", f"{velocity.RedisVelocity.prefix}{worker}:")
     if "risk_scoring" not in request.keywords:
         settings.RISK_REVIEW_SCORE = settings.RISK_BLOCK_SCORE = 1000
     if settings.RISK_VELOCITY_BACKEND == "redis":
