@@ -10,9 +10,10 @@ the cutoff. In ONE transaction, with a few SQL statements over the whole set:
    key is the item's id: an item is settled at most once, ever; two indexes, no per-line FK check);
 3. one `UPDATE settlement ... FROM (SELECT ... GROUP BY settlement)` over the lines just written for
    gross, refunds, fees, net (so a settlement is the sum of its lines by construction);
-4. per batch (not per payment): the carried-forward negative net, the ledger entry moving the total
-   from pending to available (and the scheme's funds into bank cash), the payout when positive,
-   and the `completed` transition with its event row.
+4. for every batch at once (the same statements for 1 batch or 10,000): the carried-forward
+   negative net, the ledger entries moving each total from pending to available (and the scheme's
+   funds into bank cash), the payouts when positive, the `completed` transitions with their event
+   rows, and the events.
 
 A worker killed anywhere in between rolls the whole run back (nothing `open` survives a crash) and
 the task, delivered again (`acks_late`), starts over; a run repeated after success finds the period
