@@ -5,8 +5,10 @@ Creates a dedicated database (payments_bench_settlement), migrates it, generates
 set-based (INSERT ... SELECT generate_series) with their fees, books each merchant's captures in
 the ledger as one balanced entry per merchant (set-based, so the pending balances are real), then
 times `payments.settlement.settlement_run` over all of them and, in the same run, a reference: a
-single raw SQL statement computing the same per-merchant totals. Prints payments settled per
-second and the ratio reference time / settlement time. The database is dropped at the end.
+single raw SQL statement computing the same per-merchant totals, and a floor: the same rows
+INSERTed into a table with no index (the least a settlement writing a row per payment can cost).
+Prints payments settled per second and the ratios reference / settlement, floor / settlement and
+reference / floor. The database is dropped at the end.
 
 Knobs: BENCH_PAYMENTS (1000000), BENCH_MERCHANTS (100), BENCH_DB_URL (postgres://postgres@127.0.0.1:5432),
 BENCH_DB_NAME (payments_bench_settlement), BENCH_KEEP_DB (set: leave the database in place after the run),
