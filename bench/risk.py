@@ -10,7 +10,8 @@ history: one indexed primary-key SELECT of an assessment. Prints median and p99 
 and whether the target (median under 3 ms, not growing with history) is met; then the time of a
 backtest of a rule over the last 30 days of the 1,000,000 assessments. The database is dropped at the end.
 
-Knobs: --calls (timed calls per cell), --pg-url, --redis-url (env BENCH_PG_URL, BENCH_REDIS_URL).
+Knobs: --calls (timed calls per cell), --pg-url, --redis-url, --db-name (env BENCH_PG_URL, BENCH_REDIS_URL,
+BENCH_DB_NAME).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from bench.run import HarnessError, create_database, drop_database, ensure_servi
 TARGET_MEDIAN_MS = 3.0
 SIZES = (0, 10_000, 1_000_000)
 CARD_POOL = 50_000
-DB_NAME = "bench_risk"
 
 
 def log(message: str) -> None:
@@ -44,9 +44,11 @@ def pct(values: list[float], q: float) -> float:
 
 
 def generate_history(cursor, *, start: int, end: int, merchant_id: str, card_keys: list[str], merchant_key: str,
-                     now_ms: int, epoch_ms: int) -> None:
+                     now_ms: int) -> None:
     """Assessments start..end-1 over the last 30 days (10% for the benchmark's merchant) and their velocity
-    rows (card and merchant), never purged: the worst case for the database backend."""
+    buckets (card and merchant), never purged: the worst case for the database backend."""
+    from risk.velocity import BUCKET_MS, EPOCH_MS
+
     cursor.execute(
         """
         INSERT INTO risk_assessment (id, payment_id, merchant_id, livemode, amount, currency, card_fingerprint,
@@ -66,37 +68,45 @@ def generate_history(cursor, *, start: int, end: int, merchant_id: str, card_key
         """,
         {"merchant": merchant_id, "pool": CARD_POOL, "start": start, "end": end},
     )
+    # Each attempt's card and merchant buckets (minute of a random time in the last 30 days), summed.
     cursor.execute(
         """
-        INSERT INTO risk_velocityevent (key, member, ts, amount)
-        SELECT (%(keys)s::text[])[1 + g %% %(pool)s], 'ra_0H' || g,
-               %(now)s - %(epoch)s - (random() * 30 * 86400000)::bigint, 1000
-        FROM generate_series(%(start)s, %(end)s - 1) AS g
-        UNION ALL
-        SELECT CASE WHEN g %% 10 = 0 THEN %(mkey)s ELSE 'merchant:other' || (g %% 500) END, 'ra_0H' || g,
-               %(now)s - %(epoch)s - (random() * 30 * 86400000)::bigint, 1000
-        FROM generate_series(%(start)s, %(end)s - 1) AS g
+        INSERT INTO risk_velocitybucket (key, bucket, stripe, count, amount)
+        SELECT key, bucket, 0, COUNT(*), SUM(1000) FROM (
+            SELECT (%(keys)s::text[])[1 + g %% %(pool)s] AS key,
+                   (%(now)s - %(epoch)s - (random() * 30 * 86400000)::bigint) / %(bucket_ms)s AS bucket
+            FROM generate_series(%(start)s, %(end)s - 1) AS g
+            UNION ALL
+            SELECT CASE WHEN g %% 10 = 0 THEN %(mkey)s ELSE 'merchant:other' || (g %% 500) END,
+                   (%(now)s - %(epoch)s - (random() * 30 * 86400000)::bigint) / %(bucket_ms)s
+            FROM generate_series(%(start)s, %(end)s - 1) AS g) attempts
+        GROUP BY key, bucket
+        ON CONFLICT (key, bucket, stripe) DO UPDATE SET count = risk_velocitybucket.count + excluded.count,
+            amount = risk_velocitybucket.amount + excluded.amount
         """,
-        {"keys": card_keys, "pool": CARD_POOL, "now": now_ms, "epoch": epoch_ms, "start": start, "end": end,
-         "mkey": merchant_key},
+        {"keys": card_keys, "pool": CARD_POOL, "now": now_ms, "epoch": EPOCH_MS, "bucket_ms": BUCKET_MS,
+         "start": start, "end": end, "mkey": merchant_key},
     )
     cursor.execute("ANALYZE risk_assessment")
-    cursor.execute("ANALYZE risk_velocityevent")
+    cursor.execute("ANALYZE risk_velocitybucket")
 
 
 def redis_history(client, *, start: int, end: int, card_keys: list[str], merchant_key: str, now_ms: int) -> None:
-    """The same history in Redis, as far as Redis keeps it (the last 24 hours of the 30 days)."""
-    from risk.velocity import RedisVelocity
+    """The same history in Redis, as far as Redis keeps it (a card's last 24 hours, a merchant's last hour)."""
+    from risk.velocity import VELOCITY_BUCKET_SECONDS, RedisVelocity, bucket_of, keep_seconds
 
     rng = random.Random(start)
-    pipe = client.pipeline(transaction=False)
+    counts: dict[tuple[str, int], int] = {}
     for g in range(start, end):
         ts = now_ms - rng.randint(0, 30 * 86_400_000)
-        if ts < now_ms - 86_400_000:
-            continue
-        pipe.zadd(RedisVelocity.prefix + card_keys[g % CARD_POOL], {f"ra_0H{g}:1000": ts})
-        if g % 10 == 0:
-            pipe.zadd(RedisVelocity.prefix + merchant_key, {f"ra_0H{g}:1000": ts})
+        for key in [card_keys[g % CARD_POOL]] + ([merchant_key] if g % 10 == 0 else []):
+            if ts > now_ms - keep_seconds(key) * 1000:
+                counts[(key, bucket_of(ts))] = counts.get((key, bucket_of(ts)), 0) + 1
+    pipe = client.pipeline(transaction=False)
+    for (key, bucket), n in counts.items():
+        pipe.hincrby(RedisVelocity.prefix + key, f"c{bucket}", n)
+        pipe.hincrby(RedisVelocity.prefix + key, f"s{bucket}", n * 1000)
+        pipe.expire(RedisVelocity.prefix + key, keep_seconds(key) + VELOCITY_BUCKET_SECONDS)
         if len(pipe) >= 5000:
             pipe.execute()
     pipe.execute()
@@ -137,15 +147,17 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/1"))
+    parser.add_argument("--db-name", default=os.environ.get("BENCH_DB_NAME", "bench_risk"),
+                        help="the database created and dropped (default bench_risk)")
     args, _ = parser.parse_known_args()
     try:
         ensure_services(urllib.parse.urlparse(args.pg_url), urllib.parse.urlparse(args.redis_url))
     except HarnessError as exc:
         log(f"cannot run: {exc}")
         return 2
-    create_database(args.pg_url, DB_NAME)
+    create_database(args.pg_url, args.db_name)
     try:
-        os.environ.update(DATABASE_URL=f"{args.pg_url.rstrip('/')}/{DB_NAME}", REDIS_URL=args.redis_url,
+        os.environ.update(DATABASE_URL=f"{args.pg_url.rstrip('/')}/{args.db_name}", REDIS_URL=args.redis_url,
                           DJANGO_SETTINGS_MODULE="config.settings", DEBUG="false", LOG_LEVEL="WARNING")
         import django
 
@@ -159,7 +171,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        drop_database(args.pg_url, DB_NAME)
+        drop_database(args.pg_url, args.db_name)
 
 
 def run(args, connection) -> int:
@@ -187,7 +199,7 @@ def run(args, connection) -> int:
             t0 = time.perf_counter()
             with connection.cursor() as cursor:
                 generate_history(cursor, start=have, end=size, merchant_id=merchant.pk, card_keys=card_keys,
-                                 merchant_key=merchant_key, now_ms=now_ms, epoch_ms=velocity.EPOCH_MS)
+                                 merchant_key=merchant_key, now_ms=now_ms)
             for _, _, client in backends:
                 if client is not None:
                     redis_history(client, start=have, end=size, card_keys=card_keys, merchant_key=merchant_key,

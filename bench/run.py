@@ -139,7 +139,7 @@ def drop_database(server_url: str, name: str) -> None:
 
 # What a run leaves in its Redis db: the API client's rate-limit counter and the risk engine's velocity
 # counters (the card's lives 24 hours, and the test card's fingerprint is the same in every run).
-BENCH_REDIS_KEYS = ("*throttle:*", "risk:v:*")
+BENCH_REDIS_KEYS = ("*throttle:*", "risk:v:*", "risk:vb:*")
 
 
 def clear_bench_keys(redis_url: str) -> None:

@@ -5,10 +5,14 @@ Creates a dedicated database (payments_bench_settlement), migrates it, generates
 set-based (INSERT ... SELECT generate_series) with their fees, books each merchant's captures in
 the ledger as one balanced entry per merchant (set-based, so the pending balances are real), then
 times `payments.settlement.settlement_run` over all of them and, in the same run, a reference: a
-single raw SQL statement computing the same per-merchant totals. Prints payments settled per
-second and the ratio reference time / settlement time. The database is dropped at the end.
+single raw SQL statement computing the same per-merchant totals, and a floor: the same rows
+INSERTed into a table with no index (the least a settlement writing a row per payment can cost).
+Prints payments settled per second and the ratios reference / settlement, floor / settlement and
+reference / floor. The database is dropped at the end.
 
-Knobs: BENCH_PAYMENTS (1000000), BENCH_MERCHANTS (100), BENCH_DB_URL (postgres://postgres@127.0.0.1:5432).
+Knobs: BENCH_PAYMENTS (1000000), BENCH_MERCHANTS (100), BENCH_DB_URL (postgres://postgres@127.0.0.1:5432),
+BENCH_DB_NAME (payments_bench_settlement), BENCH_KEEP_DB (set: leave the database in place after the run),
+BENCH_EXPLAIN (set: print the plan of every statement of the run that takes 100 ms or more).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = os.environ.get("BENCH_DB_URL", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "payments_bench_settlement"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "payments_bench_settlement")
 PAYMENTS = int(os.environ.get("BENCH_PAYMENTS", "1000000"))
 MERCHANTS = int(os.environ.get("BENCH_MERCHANTS", "100"))
 TARGET_RATE, TARGET_RATIO = 50_000, 0.5
@@ -56,8 +60,11 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        log(f"dropped {DB_NAME}")
+        if os.environ.get("BENCH_KEEP_DB"):
+            log(f"kept {DB_NAME}")
+        else:
+            admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            log(f"dropped {DB_NAME}")
 
 
 def run() -> int:
@@ -119,6 +126,14 @@ def run() -> int:
     stages = []
     settlement_module._checkpoint = lambda stage: stages.append((stage, time.perf_counter()))
     t0 = time.perf_counter()
+    if os.environ.get("BENCH_EXPLAIN"):  # the plan of every statement of the run that takes 100 ms or more
+        with connection.cursor() as cursor:
+            cursor.execute("LOAD 'auto_explain'")
+            cursor.execute("SET auto_explain.log_min_duration = 100")
+            cursor.execute("SET auto_explain.log_analyze = on")
+            cursor.execute("SET auto_explain.log_buffers = on")
+            cursor.execute("SET client_min_messages = log")
+        connection.connection.add_notice_handler(lambda notice: print(notice.message_primary, flush=True))
     ids = settlement_run(period=period, cutoff=datetime.now(UTC) + timedelta(seconds=1))
     previous = t0
     for stage, at in stages:  # where the time goes, per step of the run
@@ -131,15 +146,44 @@ def run() -> int:
     settled = {s.merchant_id: (s.payment_count, s.gross, s.fees, s.net) for s in Settlement.objects.filter(pk__in=ids)}
     assert settled == reference, "settlement totals differ from the reference"
     assert SettlementLine.objects.count() == count
+    floor_s = _floor(connection, transaction, ids)
     rate = count / settle_s
     ratio = reference_s / settle_s
     print(f"payments settled:       {count:,} in {len(ids)} batches")
     print(f"settlement:             {settle_s:.2f} s  ({rate:,.0f} payments/s)")
     print(f"reference (1 SQL agg):  {reference_s:.2f} s  ({count / reference_s:,.0f} payments/s)")
+    print(f"floor (bare INSERT):    {floor_s:.2f} s  ({count / floor_s:,.0f} payments/s)  one unindexed row per "
+          "payment, committed")
     print(f"ratio reference/settle: {ratio:.3f}")
+    print(f"ratio floor/settle:     {floor_s / settle_s:.3f}  (1.0 = the settlement costs no more than writing a row "
+          "per payment)")
+    print(f"ratio reference/floor:  {reference_s / floor_s:.3f}  (the best reference/settle of any settlement that "
+          "writes a row per payment)")
     print(f"targets: >= {TARGET_RATE:,} payments/s: {'met' if rate >= TARGET_RATE else 'MISSED'}; "
           f"ratio >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'}")
     return 0
+
+
+def _floor(connection, transaction, settlement_ids) -> float:
+    """The least a settlement writing one row per payment can cost, timed in the same run: the same rows
+    (the payments joined to their batch) INSERTed ... SELECTed into a table with no index, no constraint
+    but NOT NULL and no trigger, committed. The table is dropped afterwards."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE payments_settlement")
+        cursor.execute("DROP TABLE IF EXISTS bench_floor")
+        cursor.execute("CREATE TABLE bench_floor (LIKE payments_settlementline)")
+    t0 = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO bench_floor (id, settlement_id, type, payment_id, gross, fee, net, occurred_at)
+            SELECT p.id, s.id, 'payment', p.id, p.amount_captured, p.fee, p.amount_captured - p.fee, p.captured_at
+            FROM payments_payment p JOIN payments_settlement s
+              ON s.merchant_id = p.merchant_id AND s.currency = p.currency AND s.livemode = p.livemode
+            WHERE s.id = ANY(%s) AND p.amount_captured > 0 AND p.captured_at < now()""", [list(settlement_ids)])
+    floor_s = time.perf_counter() - t0
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_floor")
+    return floor_s
 
 
 def _per_merchant(cursor):

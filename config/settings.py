@@ -300,7 +300,7 @@ API_REQUEST_LOG_RETENTION_DAYS = env.int("API_REQUEST_LOG_RETENTION_DAYS", defau
 PAYMENTS_RESUME_AFTER_SECONDS = env.int("PAYMENTS_RESUME_AFTER_SECONDS", default=120)
 
 # --- Risk engine (issue #5) ----------------------------------------------------------------
-# Velocity counters: "redis" (sorted sets; the default when REDIS_URL is set) or "database".
+# Velocity counters (per-minute buckets): "redis" (the default when REDIS_URL is set) or "database".
 RISK_VELOCITY_BACKEND = env.str("RISK_VELOCITY_BACKEND", default="redis" if REDIS_URL else "database")
 RISK_REVIEW_SCORE = env.int("RISK_REVIEW_SCORE", default=65)  # score at or above: review
 RISK_BLOCK_SCORE = env.int("RISK_BLOCK_SCORE", default=90)  # score at or above: block

@@ -8,6 +8,11 @@ def merchant_get(*, merchant_id: str) -> Merchant | None:
     return Merchant.objects.filter(pk=merchant_id).first()
 
 
+def merchant_payout_ibans(*, merchant_ids) -> dict[str, str]:
+    """{merchant id: payout IBAN} for many merchants in one query."""
+    return dict(Merchant.objects.filter(pk__in=merchant_ids).values_list("pk", "payout_iban"))
+
+
 def api_clients_for_merchant(*, merchant_id: str):
     return ApiClient.objects.filter(merchant_id=merchant_id).order_by("-created")
 

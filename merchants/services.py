@@ -294,6 +294,45 @@ def event_publish(*, merchant_id: str, livemode: bool, type: str, object_type: s
                          object_id=object_id, data=data)
 
 
+def events_publish(*, events: list[dict]) -> list[Event]:
+    """`event_publish` for many events at once, in order, with the same rules: each dict holds its keyword
+    arguments. A fixed number of statements whatever their number (one sequence upsert, one INSERT of the
+    events, one SELECT of the endpoints, one INSERT of the deliveries): a settlement run publishes two
+    events per merchant."""
+    if not events:
+        return []
+    per_object: dict[str, int] = {}
+    for e in events:
+        per_object[e["object_id"]] = per_object.get(e["object_id"], 0) + 1
+    table = connection.ops.quote_name(EventSequence._meta.db_table)
+    with connection.cursor() as cursor:  # one row per object: add its count of new events
+        cursor.execute(
+            f"INSERT INTO {table} (object_id, last) VALUES {', '.join(['(%s, %s)'] * len(per_object))} "  # noqa: S608
+            f"ON CONFLICT (object_id) DO UPDATE SET last = {table}.last + excluded.last RETURNING object_id, last",
+            [v for item in per_object.items() for v in item])
+        next_sequence = {object_id: last - per_object[object_id] + 1 for object_id, last in cursor.fetchall()}
+    rows = []
+    for e in events:
+        sequence = next_sequence[e["object_id"]]
+        next_sequence[e["object_id"]] += 1
+        rows.append(Event(merchant_id=e["merchant_id"], livemode=e["livemode"], type=e["type"],
+                          object_type=e["object_type"], object_id=e["object_id"], sequence=sequence,
+                          data=_jsonable(e["data"])))
+    with transaction.atomic(savepoint=False):
+        Event.objects.bulk_create(rows)
+        endpoints = WebhookEndpoint.objects.filter(merchant_id__in={e.merchant_id for e in rows},
+                                                   status=WebhookEndpointStatus.ENABLED).order_by("pk")
+        by_merchant: dict[tuple, list] = {}
+        for endpoint in endpoints:
+            by_merchant.setdefault((endpoint.merchant_id, endpoint.livemode), []).append(endpoint)
+        deliveries = WebhookDelivery.objects.bulk_create(
+            [WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=event.created)
+             for event in rows for endpoint in by_merchant.get((event.merchant_id, event.livemode), ())
+             if endpoint.wants(event.type)])
+        _enqueue_on_commit([d.pk for d in deliveries])
+    return rows
+
+
 def _get_event(*, merchant_id: str, livemode: bool, event_id: str) -> Event:
     event = Event.objects.filter(pk=event_id, merchant_id=merchant_id, livemode=livemode).first()
     if event is None:

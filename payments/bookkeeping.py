@@ -48,7 +48,7 @@ def book_capture(payment) -> None:
 def _payment_is_settled(payment) -> bool:
     from .models import SettlementLine
 
-    return SettlementLine.objects.filter(payment_id=payment.id, type="payment").exists()
+    return SettlementLine.objects.filter(pk=payment.id).exists()  # a payment's line has the payment's id
 
 
 def book_refund(payment, refund) -> None:

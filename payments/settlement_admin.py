@@ -97,11 +97,15 @@ class PayoutAdmin(ReadOnlyAdmin):
 
 @admin.register(SettlementLine)
 class SettlementLineAdmin(ReadOnlyAdmin):
-    list_display = ("id", "settlement", "type", "payment", "refund", "gross", "fee", "net", "currency")
-    list_filter = ("type", "currency")
-    search_fields = ("^settlement__id", "^payment__id", "^refund__id")
+    list_display = ("id", "settlement", "type", "payment_id", "gross", "fee", "net", "currency", "occurred_at")
+    list_filter = ("type", "settlement__currency")
+    search_fields = ("=id", "=settlement__id", "=payment__id")
     list_select_related = ("settlement",)
     show_full_result_count = False
+
+    @admin.display(description="currency", ordering="settlement__currency")
+    def currency(self, line):
+        return line.settlement.currency
 
 
 @admin.register(SettlementEvent)

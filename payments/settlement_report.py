@@ -33,8 +33,7 @@ def settlement_report_chunks(settlement) -> Iterator[str]:
     gross = fee = net = 0
     for line in lines.iterator(chunk_size=2000):
         gross, fee, net = gross + line.gross, fee + line.fee, net + line.net
-        item = line.refund_id if line.type == "refund" else line.payment_id
-        writer.writerow([line.type, item, line.payment_id, line.occurred_at.isoformat(), line.currency,
+        writer.writerow([line.type, line.id, line.payment_id, line.occurred_at.isoformat(), settlement.currency,
                          line.gross, line.fee, line.net])
         if buffer.tell() > 64_000:
             yield flush()

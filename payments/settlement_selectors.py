@@ -20,13 +20,12 @@ def balance_for_merchant(*, merchant_id: str, livemode: bool) -> dict[str, dict[
 def balance_transactions_for_merchant(*, merchant_id: str, livemode: bool, type: str | None = None,
                                       source: str | None = None):
     """The merchant's journal entries, each with the settlement that made it available (if any)."""
-    by_payment = SettlementLine.objects.filter(payment_id=OuterRef("source"), type="payment").values("settlement_id")
-    by_refund = SettlementLine.objects.filter(refund_id=OuterRef("source")).values("settlement_id")
+    by_item = SettlementLine.objects.filter(pk=OuterRef("source")).values("settlement_id")  # a payment or a refund
     by_payout = Payout.objects.filter(pk=OuterRef("source")).values("settlement_id")
     by_settlement = Settlement.objects.filter(pk=OuterRef("source")).values("pk")
     return ledger_selectors.entries_for_merchant(merchant_id=merchant_id, livemode=livemode, type=type,
                                                  source=source).annotate(
-        settlement_id=Coalesce(Subquery(by_payment[:1]), Subquery(by_refund[:1]), Subquery(by_payout[:1]),
+        settlement_id=Coalesce(Subquery(by_item[:1]), Subquery(by_payout[:1]),
                                Subquery(by_settlement[:1]), output_field=CharField()))
 
 

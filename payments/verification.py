@@ -49,11 +49,15 @@ def payment_problems(limit: int = 50) -> list[str]:
               OR s.payment_count + s.refund_count <> COUNT(l.id)
           LIMIT %s""", [limit]):
         problems.append(f"settlement {sid}: {field} {stored} != sum of its lines {summed}")
+    # Lines have no FK constraints (one check per line would cost seconds per million): checked here.
     for line_id, in _rows(
-        "SELECT l.id FROM payments_settlementline l LEFT JOIN payments_payment p ON p.id = l.payment_id "
-        "LEFT JOIN payments_refund r ON r.id = l.refund_id WHERE p.id IS NULL OR (l.refund_id IS NOT NULL AND "
-        "(r.id IS NULL OR r.payment_id <> l.payment_id)) LIMIT %s", [limit]):
-        problems.append(f"settlement line {line_id} points at a missing payment or refund")
+        "SELECT l.id FROM payments_settlementline l LEFT JOIN payments_settlement s ON s.id = l.settlement_id "
+        "LEFT JOIN payments_payment p ON p.id = l.payment_id LEFT JOIN payments_refund r ON r.id = l.id "
+        "WHERE s.id IS NULL OR p.id IS NULL OR s.merchant_id <> p.merchant_id OR s.currency <> p.currency "
+        "OR s.livemode <> p.livemode OR (l.type = 'refund' AND (r.id IS NULL OR r.payment_id <> l.payment_id)) "
+        "LIMIT %s", [limit]):
+        problems.append(f"settlement line {line_id} points at a missing settlement, payment or refund, "
+                        "or at another merchant's")
     for sid, in _rows("SELECT id FROM payments_settlement WHERE status <> 'completed' LIMIT %s", [limit]):
         problems.append(f"settlement {sid} is not completed (a run died half-way?)")
     problems += _balance_problems()
@@ -70,10 +74,10 @@ def _balance_problems() -> list[str]:
 
     add(_rows("SELECT p.merchant_id, p.currency, p.livemode, SUM(p.amount_captured - p.fee) FROM payments_payment p "
               "WHERE p.amount_captured > 0 AND NOT EXISTS (SELECT 1 FROM payments_settlementline l "
-              "WHERE l.payment_id = p.id AND l.type = 'payment') GROUP BY 1, 2, 3"), "pending")
+              "WHERE l.id = p.id) GROUP BY 1, 2, 3"), "pending")
     add(_rows("SELECT r.merchant_id, r.currency, r.livemode, SUM(r.amount) FROM payments_refund r "
               "WHERE r.funded_from = 'pending' AND r.status <> 'failed' AND NOT EXISTS "
-              "(SELECT 1 FROM payments_settlementline l WHERE l.refund_id = r.id) GROUP BY 1, 2, 3"), "pending", -1)
+              "(SELECT 1 FROM payments_settlementline l WHERE l.id = r.id) GROUP BY 1, 2, 3"), "pending", -1)
     add(_rows("SELECT s.merchant_id, s.currency, s.livemode, SUM(s.carried_forward) FROM payments_settlement s "
               "WHERE s.carried_forward < 0 AND NOT EXISTS (SELECT 1 FROM payments_settlement n "
               "WHERE n.carried_from_id = s.id) GROUP BY 1, 2, 3"), "pending")

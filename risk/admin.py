@@ -20,7 +20,7 @@ from core.audit import staff_actor
 from core.errors import ApplicationError
 
 from . import rules, services
-from .models import AmountStats, Assessment, ListEntry, MerchantLimit, Rule, VelocityEvent
+from .models import AmountStats, Assessment, ListEntry, MerchantLimit, Rule, VelocityBucket
 
 
 def reasons_html(reasons) -> str:
@@ -180,10 +180,10 @@ class AmountStatsAdmin(ReadOnlyAdmin):
         return round((obj.m2 / (obj.count - 1)) ** 0.5, 2) if obj.count > 1 else 0
 
 
-@admin.register(VelocityEvent)
-class VelocityEventAdmin(ReadOnlyAdmin):
-    list_display = ("key", "member", "ts", "amount")
-    search_fields = ("=key", "=member")
+@admin.register(VelocityBucket)
+class VelocityBucketAdmin(ReadOnlyAdmin):
+    list_display = ("key", "bucket", "stripe", "count", "amount")
+    search_fields = ("=key",)
     show_full_result_count = False
     fields = list_display
     readonly_fields = fields

@@ -150,18 +150,21 @@ class AmountStats(models.Model):
         return f"{self.merchant_id} {self.currency} n={self.count}"
 
 
-class VelocityEvent(models.Model):
-    """One attempt counted by a velocity key: the database backend's sliding windows (Redis uses sorted sets)."""
+class VelocityBucket(models.Model):
+    """The database backend's velocity counters: the attempts of one key in one minute (risk/velocity.py).
+
+    A busy key's minute is spread over a few stripes (rows), so that concurrent attempts queue less on one row.
+    """
 
     key = models.CharField(max_length=64)
-    member = models.CharField(max_length=ID_MAX_LENGTH, help_text="The assessment id")
-    ts = models.BigIntegerField(help_text="Milliseconds since 2020-01-01 (risk.velocity.EPOCH_MS)")
-    amount = models.BigIntegerField()
+    bucket = models.BigIntegerField(help_text="Minutes since 2020-01-01 (risk.velocity.EPOCH_MS)")
+    stripe = models.PositiveSmallIntegerField(default=0)
+    count = models.BigIntegerField(default=0)
+    amount = models.BigIntegerField(default=0, help_text="Sum of the attempts' amounts (minor units)")
 
     class Meta:
-        indexes = [models.Index(fields=["key", "ts"], name="risk_velocity_key_ts"),
-                   models.Index(fields=["ts"], name="risk_velocity_ts")]
-        constraints = [models.UniqueConstraint(fields=["key", "member"], name="risk_velocity_key_member")]
+        indexes = [models.Index(fields=["bucket"], name="risk_velocity_bucket")]
+        constraints = [models.UniqueConstraint(fields=["key", "bucket", "stripe"], name="risk_velocity_key_bucket")]
 
     def __str__(self):
-        return f"{self.key} {self.ts}"
+        return f"{self.key} {self.bucket}: {self.count}"

@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
@@ -205,6 +205,8 @@ def _now_ms(now) -> int:
 # query. This process's own updates replace its copy at once.
 _stats_cache: dict[tuple[str, bool, str], tuple[float, tuple[int, float, float]]] = {}
 _STATS_CACHE_MAX = 10_000
+_STATS_SQL = (f"SELECT count, mean, m2 FROM {AmountStats._meta.db_table} "  # noqa: S608 (our table)
+              "WHERE merchant_id = %s AND livemode = %s AND currency = %s")
 
 
 def _stats(merchant_id: str, livemode: bool, currency: str) -> tuple[int, float, float]:
@@ -214,8 +216,9 @@ def _stats(merchant_id: str, livemode: bool, currency: str) -> tuple[int, float,
     cached = _stats_cache.get(key)
     if cached is not None and now - cached[0] < settings.RISK_AMOUNT_STATS_CACHE_SECONDS:
         return cached[1]
-    row = (AmountStats.objects.filter(merchant_id=merchant_id, livemode=livemode, currency=currency)
-           .values_list("count", "mean", "m2").first())
+    with connection.cursor() as cursor:  # raw: the ORM takes longer to build this query than PostgreSQL to run it
+        cursor.execute(_STATS_SQL, [merchant_id, livemode, currency])
+        row = cursor.fetchone()
     if row is None:
         value = (0, 0.0, 0.0)
     else:

@@ -137,3 +137,70 @@ def test_postgres_refuses_an_unbalanced_entry_at_commit(merchant):
     with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
         Posting.objects.create(entry=entry, account=account, amount=-1, currency="EUR")
     assert Posting.objects.filter(entry=entry).count() == 3
+
+
+# --- Many entries at once (a settlement run posts two per merchant) ---------------------------------
+
+
+def _settle_and_pay_out(merchant_id, total, n):
+    return [services.NewEntry(key=f"settlement:{n}", type=EntryType.SETTLEMENT, currency="EUR", livemode=False,
+                              merchant_id=merchant_id, amount=total,
+                              lines=[Line(P.MERCHANT_PENDING, total, merchant_id),
+                                     Line(P.MERCHANT_AVAILABLE, -total, merchant_id)]),
+            services.NewEntry(key=f"payout:{n}", type=EntryType.PAYOUT, currency="EUR", livemode=False,
+                              merchant_id=merchant_id, amount=-total,
+                              lines=[Line(P.MERCHANT_AVAILABLE, total, merchant_id),
+                                     Line(P.PAYOUT_CLEARING, -total)])]
+
+
+def test_entries_post_posts_each_entry_in_order_like_entry_post(merchant, other_merchant):
+    capture(merchant, key="capture:a", gross=1000, fee=39)
+    capture(other_merchant, key="capture:b", gross=500, fee=20)
+    entries = services.entries_post(entries=_settle_and_pay_out(merchant.pk, 961, 1)
+                                    + _settle_and_pay_out(other_merchant.pk, 480, 2))
+    assert [e.key for e in entries] == ["settlement:1", "payout:1", "settlement:2", "payout:2"]
+    assert all(e.pk.startswith("txn_") for e in entries) and Posting.objects.filter(entry__in=entries).count() == 8
+    for m in (merchant, other_merchant):  # available went up, then down again; pending is empty
+        assert selectors.balances_for_merchant(merchant_id=m.pk, livemode=False) == {
+            "EUR": {"available": 0, "pending": 0}}
+    assert selectors.account_balance(purpose=P.PAYOUT_CLEARING, currency="EUR", livemode=False) == 961 + 480
+    assert selectors.ledger_problems() == []
+
+
+def test_entries_post_checks_every_entry_in_turn_and_posts_nothing_on_a_break(merchant):
+    capture(merchant, gross=1000, fee=39)
+    payout_first = list(reversed(_settle_and_pay_out(merchant.pk, 961, 1)))  # available is empty before the payout
+    with pytest.raises(InsufficientBalance):
+        services.entries_post(entries=payout_first)
+    assert Posting.objects.count() == 3 and not Account.objects.filter(purpose=P.PAYOUT_CLEARING, balance__gt=0)
+    with pytest.raises(LedgerError, match="Unbalanced"):
+        services.entries_post(entries=[services.NewEntry(key="x", type=EntryType.PAYMENT, currency="EUR",
+                                                         livemode=False, lines=[Line(P.SCHEME_RECEIVABLE, 100),
+                                                                                Line(P.FEE_REVENUE, -99)])])
+    assert selectors.balances_for_merchant(merchant_id=merchant.pk, livemode=False)["EUR"]["pending"] == 961
+
+
+def test_entries_post_keeps_the_first_posting_of_a_key(merchant):
+    capture(merchant, gross=1000, fee=39)
+    first = services.entries_post(entries=_settle_and_pay_out(merchant.pk, 961, 1))
+    again = services.entries_post(entries=_settle_and_pay_out(merchant.pk, 961, 1))
+    assert [e.pk for e in again] == [e.pk for e in first] and Posting.objects.count() == 3 + 4
+    assert selectors.ledger_problems() == []
+
+
+def test_entries_post_takes_the_same_statements_for_two_entries_or_twenty(merchant, other_merchant,
+                                                                          django_assert_num_queries):
+    from merchants.tests.factories import MerchantFactory
+
+    merchants = [MerchantFactory() for _ in range(10)]
+    for n, m in enumerate([merchant, *merchants]):
+        capture(m, key=f"capture:{n}")
+        services.account_get_or_create(purpose=P.MERCHANT_AVAILABLE, currency="EUR", livemode=False,
+                                       merchant_id=m.pk)
+    services.account_get_or_create(purpose=P.PAYOUT_CLEARING, currency="EUR", livemode=False)
+    with django_assert_num_queries(9) as one:  # 4 savepoint statements, entries, accounts, lock, postings, balances
+        services.entries_post(entries=_settle_and_pay_out(merchant.pk, 961, "one"))
+    with django_assert_num_queries(len(one.captured_queries)):
+        services.entries_post(entries=[e for n, m in enumerate(merchants)
+                                       for e in _settle_and_pay_out(m.pk, 961, f"many{n}")])
+    assert selectors.ledger_problems() == []

@@ -417,3 +417,34 @@ def test_event_body_is_the_api_representation(api, merchant):
     make_payment(merchant)
     event = Event.objects.order_by("-sequence").first()
     assert json.loads(services.event_body(event)) == api.get(f"/v1/events/{event.pk}").json()
+
+
+def test_events_publish_in_bulk_is_event_publish_for_each(merchant, other_merchant, enqueued, monkeypatch,
+                                                          django_capture_on_commit_callbacks):
+    """Same sequences (continuing an object's own), same deliveries (each endpoint that wants the type, the
+    merchant's and the mode's only), enqueued on commit: what a settlement run uses for its events."""
+    monkeypatch.setattr(webhooks, "resolve", lambda host, port: ["93.184.216.34"])
+    make_endpoint(merchant, "https://example.com/all")
+    make_endpoint(merchant, "https://example.com/payouts", events=["payout.created"])
+    make_endpoint(merchant, "https://example.com/live", livemode=True)
+    make_endpoint(other_merchant, "https://example.com/other")
+    services.event_publish(merchant_id=merchant.pk, livemode=False, type="payment.created", object_type="payment",
+                           object_id="stl_1", data={"n": 0})
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        events = services.events_publish(events=[
+            {"merchant_id": merchant.pk, "livemode": False, "type": "settlement.created", "object_type": "settlement",
+             "object_id": "stl_1", "data": {"n": 1}},
+            {"merchant_id": merchant.pk, "livemode": False, "type": "payout.created", "object_type": "payout",
+             "object_id": "po_1", "data": {"n": 2}},
+            {"merchant_id": merchant.pk, "livemode": False, "type": "settlement.created", "object_type": "settlement",
+             "object_id": "stl_1", "data": {"n": 3}},
+        ])
+    assert [(e.object_id, e.sequence, e.data) for e in events] == [("stl_1", 2, {"n": 1}), ("po_1", 1, {"n": 2}),
+                                                                  ("stl_1", 3, {"n": 3})]
+    stored = Event.objects.filter(pk__in=[e.pk for e in events])
+    assert {(e.object_id, e.sequence, e.type) for e in stored} == {(e.object_id, e.sequence, e.type) for e in events}
+    deliveries = {(d.event.data["n"], d.endpoint.url) for d in WebhookDelivery.objects.filter(event__in=events)}
+    wants_all = "https://example.com/all"
+    assert deliveries == {(1, wants_all), (2, wants_all), (2, "https://example.com/payouts"), (3, wants_all)}
+    assert len(enqueued) == 4
+    assert services.events_publish(events=[]) == []

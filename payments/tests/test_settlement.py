@@ -84,7 +84,7 @@ def test_settlement_moves_net_to_available_and_creates_a_payout(merchant, plan):
     assert stl.status == SettlementStatus.COMPLETED
     assert (stl.payment_count, stl.refund_count, stl.gross, stl.refunds, stl.fees) == (2, 1, 15_000, 1_000, 435)
     assert stl.net == stl.total == 15_000 - 1_000 - 435
-    lines = {(line.type, line.refund_id or line.payment_id): line.net for line in stl.lines.all()}
+    lines = {(line.type, line.id): line.net for line in stl.lines.all()}
     assert lines == {("payment", p1.pk): 9_720, ("payment", p2.pk): 4_845, ("refund", r.pk): -1_000}
     payout = Payout.objects.get(settlement=stl)
     assert (payout.amount, payout.status, payout.iban_last4) == (stl.total, PayoutStatus.PENDING, "3000")
@@ -150,6 +150,65 @@ def test_negative_net_is_carried_forward_not_paid(merchant, plan):
     assert (s2.carried_in, s2.carried_from_id, s2.total) == (-55, s1.pk, 1_865)
     assert Payout.objects.get(settlement=s2).amount == 1_865
     assert verify_all() == []
+
+
+def test_one_run_carries_and_pays_each_merchant_on_its_own(merchant, plan, other_merchant):
+    """The batches of a run are completed together: each takes its own merchant's carry, nobody else's."""
+    other_merchant.payout_iban = VALID_IBAN
+    other_merchant.save()
+    fee_plan_set(merchant_id=other_merchant.pk, currency="EUR", percent_bps=250, fixed_amount=30)
+    payment = make_payment(merchant, amount=1_000)
+    refund(merchant, payment, 1_000)  # merchant: -55, carried
+    make_payment(other_merchant, amount=3_000)  # other: 2,895 paid out
+    first = Settlement.objects.filter(pk__in=settle())
+    assert {(s.merchant_id, s.total, s.carried_forward) for s in first} == {(merchant.pk, -55, -55),
+                                                                          (other_merchant.pk, 2_895, 0)}
+    make_payment(merchant, amount=2_000)
+    make_payment(other_merchant, amount=2_000)
+    second = {s.merchant_id: s for s in Settlement.objects.filter(pk__in=settle())}
+    carried = first.get(merchant=merchant)
+    assert (second[merchant.pk].carried_in, second[merchant.pk].carried_from_id) == (-55, carried.pk)
+    assert (second[other_merchant.pk].carried_in, second[other_merchant.pk].carried_from_id) == (0, None)
+    assert {p.merchant_id: p.amount for p in Payout.objects.filter(settlement__in=second.values())} == {
+        merchant.pk: 1_865, other_merchant.pk: 1_920}
+    assert verify_all() == []
+
+
+def test_a_run_takes_the_same_statements_for_one_merchant_or_many(django_assert_num_queries):
+    """Set-based: no round of statements per payment, nor per merchant."""
+    from merchants.tests.factories import MerchantFactory
+
+    def merchants_with_payments(n):
+        out = [MerchantFactory(payout_iban=VALID_IBAN) for _ in range(n)]
+        for m in out:
+            fee_plan_set(merchant_id=m.pk, currency="EUR", percent_bps=250, fixed_amount=30)
+            make_payment(m, amount=5_000)
+            make_payment(m, amount=1_000)
+        return out
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    merchants_with_payments(1)
+    with CaptureQueriesContext(connection) as one:
+        assert len(settle()) == 1
+    merchants_with_payments(6)
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert len(settle()) == 6
+    assert verify_all() == []
+
+
+def test_settlement_and_payout_events_carry_their_api_representation(api, merchant, plan):
+    from merchants.models import Event
+
+    make_payment(merchant, amount=10_000)
+    [stl_id] = settle()
+    payout = Payout.objects.get(settlement_id=stl_id)
+    created = Event.objects.get(object_id=stl_id, type="settlement.created")
+    assert created.sequence == 1 and created.data["status"] == "completed" and created.data["payout"] == payout.pk
+    assert created.data == api.get(f"/v1/settlements/{stl_id}").json()
+    assert Event.objects.get(object_id=payout.pk, type="payout.created").data == api.get(
+        f"/v1/payouts/{payout.pk}").json()
 
 
 def test_payout_paid_clears_the_payout_account(merchant, plan):
@@ -220,6 +279,59 @@ def test_verify_catches_a_settlement_that_does_not_equal_its_lines(merchant, pla
     [stl_id] = settle()
     Settlement.objects.filter(pk=stl_id).update(fees=0, net=10_000, total=10_000)
     assert any(f"settlement {stl_id}" in p for p in verify_all(record=False))
+
+
+def test_a_payment_or_refund_can_never_get_a_second_line(merchant, plan):
+    """The line's primary key is the item's id: the database itself refuses a second line."""
+    from django.db import IntegrityError, transaction
+
+    payment = make_payment(merchant, amount=10_000)
+    r = refund(merchant, payment, 1_000)
+    [stl_id] = settle()
+    for item_id, kind, gross in ((payment.pk, "payment", 10_000), (r.pk, "refund", -1_000)):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            SettlementLine.objects.create(id=item_id, settlement_id=stl_id, type=kind, payment_id=payment.pk,
+                                          gross=gross, fee=0, net=gross, occurred_at=payment.captured_at)
+
+
+def test_the_database_refuses_a_line_whose_kind_does_not_match_its_ids(merchant, plan):
+    from django.db import IntegrityError, transaction
+
+    payment = make_payment(merchant, amount=10_000)
+    [stl_id] = settle()
+    bad = [dict(id="pay_other", type="payment"),  # a payment line's id is its payment's
+           dict(id=payment.pk, type="refund")]  # a refund line's id is the refund's, not the payment's
+    for fields in bad:
+        with pytest.raises(IntegrityError), transaction.atomic():
+            SettlementLine.objects.create(settlement_id=stl_id, payment_id=payment.pk, gross=1, fee=0, net=1,
+                                          occurred_at=payment.captured_at, **fields)
+
+
+@pytest.mark.parametrize("tamper", ["settlement", "payment", "refund", "merchant"])
+def test_verify_catches_a_line_pointing_at_nothing_or_at_another_merchant(merchant, plan, tamper):
+    """Lines carry no FK constraints (a check per line costs seconds per million): ledger_verify checks them."""
+    from merchants.tests.factories import MerchantFactory
+
+    payment = make_payment(merchant, amount=10_000)
+    r = refund(merchant, payment, 1_000)
+    settle()
+    assert verify_all(record=False) == []
+    if tamper == "settlement":
+        SettlementLine.objects.filter(pk=payment.pk).update(settlement_id="stl_missing")
+        line = payment.pk
+    elif tamper == "payment":
+        SettlementLine.objects.filter(pk=r.pk).update(payment_id="pay_missing")
+        line = r.pk
+    elif tamper == "refund":
+        SettlementLine.objects.filter(pk=r.pk).update(id="re_missing")
+        line = "re_missing"
+    else:  # the line's payment belongs to another merchant than its settlement
+        others = Settlement.objects.create(merchant=MerchantFactory(), currency="EUR", period=next_period(),
+                                           cutoff=payment.captured_at, status=SettlementStatus.COMPLETED)
+        SettlementLine.objects.filter(pk=payment.pk).update(settlement_id=others.pk)
+        line = payment.pk
+    problems = verify_all(record=False)
+    assert any(f"settlement line {line} points at" in p for p in problems), problems
 
 
 def test_settle_command(merchant, plan, capsys):

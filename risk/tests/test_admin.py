@@ -51,7 +51,7 @@ def test_list_entry_form_normalizes_and_takes_effect(admin_client, assess):
 
 def test_pages_render(admin_client, assess):
     a = assess(ip="198.51.100.1")
-    for name in ("assessment", "listentry", "rule", "merchantlimit", "amountstats", "velocityevent"):
+    for name in ("assessment", "listentry", "rule", "merchantlimit", "amountstats", "velocitybucket"):
         assert admin_client.get(reverse(f"admin:risk_{name}_changelist")).status_code == 200, name
     page = admin_client.get(reverse("admin:risk_assessment_change", args=[a.pk])).content.decode()
     assert "geo:country_mismatch" in page
