@@ -37,6 +37,7 @@ from ledger import services as ledger
 from ledger.constants import AccountPurpose, EntryType
 from ledger.services import Line
 
+from . import issuing_events as events
 from .constants import (
     AUTHORIZATION_TRANSITIONS,
     AuthorizationEventType,
@@ -187,6 +188,7 @@ def authorization_request(*, livemode: bool, number: CardNumber, cvc: str | None
                 _post(auth, "issuing_capture", EntryType.ISSUING_CAPTURE,
                       [Line(AccountPurpose.CARD_AVAILABLE, amount, holder=account.id),
                        Line(AccountPurpose.BANK_CASH, -amount)])
+            events.publish_authorization(auth, events.AUTHORIZATION_CREATED, merchant_id=card.merchant_id)
     except IntegrityError:  # the same reference answered concurrently: that answer stands
         existing = IssuingAuthorization.objects.filter(reference=reference).first()
         if existing is None:
@@ -216,6 +218,7 @@ def _authorization_transition(*, authorization_id: str, to_status: str, event_ty
         IssuingAuthorizationEvent.objects.create(authorization=auth, type=event_type, from_status=from_status,
                                                  to_status=to_status, amount=amount, reference=reference,
                                                  actor=actor)
+        events.publish_authorization(auth, events.AUTHORIZATION_UPDATED)
     return auth
 
 
@@ -320,4 +323,5 @@ def authorization_refund(*, authorization_id: str, amount: int, reference: str, 
                           currency=auth.currency, livemode=auth.livemode, source=auth.id,
                           lines=[Line(AccountPurpose.BANK_CASH, amount),
                                  Line(AccountPurpose.CARD_AVAILABLE, -amount, holder=auth.account_id)])
+        events.publish_authorization(auth, events.AUTHORIZATION_UPDATED)
     return OperationAnswer(ok=True)

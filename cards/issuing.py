@@ -32,6 +32,7 @@ from ledger import services as ledger
 from ledger.constants import AccountPurpose, EntryType
 from ledger.services import InsufficientBalance, Line
 
+from . import issuing_events as events
 from .constants import (
     CARD_EVENT_FOR,
     CARD_EVENT_INTO,
@@ -160,7 +161,7 @@ def cardholder_create(*, merchant_id: str, livemode: bool, name: str, billing: d
     if phone_number and not _PHONE.match(phone_number):
         raise ValidationError("phone_number must be in E.164 form, e.g. +4930123456.", param="phone_number",
                               code="parameter_invalid")
-    return Cardholder.objects.create(
+    fields = dict(
         merchant_id=merchant_id, livemode=livemode,
         name=_text(name, param="name", max_length=100, required=True),
         email=_text(email, param="email", max_length=254),
@@ -173,6 +174,10 @@ def cardholder_create(*, merchant_id: str, livemode: bool, name: str, billing: d
                                   required=True),
         billing_country=normalize_country(billing.get("country"), param="billing[country]"),
     )
+    with transaction.atomic():  # the cardholder and its event: one commit
+        holder = Cardholder.objects.create(**fields)
+        events.publish_cardholder(holder, events.CARDHOLDER_CREATED)
+    return holder
 
 
 # --- Card accounts and their money -------------------------------------------------------------------------
@@ -403,8 +408,9 @@ def card_issue(*, merchant_id: str, livemode: bool, cardholder_id: str, type: st
             account = _account_open(merchant_id=merchant_id, livemode=livemode, cardholder=cardholder,
                                     program_id=program_id, credit_limit=credit_limit)
         card = _issue(account=account, cardholder_id=cardholder.id, type=type, controls=controls, actor=actor)
-        if status == CardStatus.ACTIVE:
-            card = _card_transition(card_id=card.id, to_status=CardStatus.ACTIVE, actor=actor)
+        if status == CardStatus.ACTIVE:  # part of issuing it: one `created` event, with the final status
+            card = _card_transition(card_id=card.id, to_status=CardStatus.ACTIVE, actor=actor, publish=False)
+        events.publish_card(card.id, events.CARD_CREATED)
     return card
 
 
@@ -440,8 +446,9 @@ def _account_open(*, merchant_id: str, livemode: bool, cardholder: Cardholder, p
 
 
 def _card_transition(*, card_id: str, to_status: str, actor: str = "", expected_from: set | None = None,
-                     block_reason: str = "", data: dict | None = None) -> IssuedCard:
-    """The one place a card's status changes: lock the card, check the table, write, record the event."""
+                     block_reason: str = "", data: dict | None = None, publish: bool = True) -> IssuedCard:
+    """The one place a card's status changes: lock the card, check the table, write, record the event and
+    publish `issuing_card.updated` (`publish` False: the card is being issued, its `created` event follows)."""
     with transaction.atomic():
         card = IssuedCard.objects.select_for_update().get(pk=card_id)
         allowed = to_status in CARD_TRANSITIONS.get(card.status, set())
@@ -458,6 +465,8 @@ def _card_transition(*, card_id: str, to_status: str, actor: str = "", expected_
         IssuedCardEvent.objects.create(
             card=card, type=CARD_EVENT_FOR.get((from_status, to_status), CARD_EVENT_INTO[to_status]),
             from_status=from_status, to_status=to_status, reason=block_reason, data=data or {}, actor=actor)
+        if publish:
+            events.publish_card(card.id, events.CARD_UPDATED)
     return card
 
 
@@ -521,7 +530,8 @@ def card_reissue(*, card_id: str, reason: str, actor: str = "", merchant_id: str
         IssuedCardEvent.objects.create(card=old, type=CardEventType.REISSUED, reason=reason,
                                        data={"replaced_by": new.id}, actor=actor)
         if new.type == CardType.VIRTUAL:
-            new = _card_transition(card_id=new.id, to_status=CardStatus.ACTIVE, actor=actor)
+            new = _card_transition(card_id=new.id, to_status=CardStatus.ACTIVE, actor=actor, publish=False)
+        events.publish_card(new.id, events.CARD_CREATED)
     return new
 
 
@@ -544,6 +554,8 @@ def card_set_spending_controls(*, card_id: str, spending_controls: dict, actor: 
         card.save(update_fields=[*changes, "updated"])
         IssuedCardEvent.objects.create(card=card, type=CardEventType.SPENDING_CONTROLS_UPDATED, actor=actor,
                                        data={"before": before, "after": spending_controls_of(card)})
+        if spending_controls_of(card) != before:
+            events.publish_card(card.id, events.CARD_UPDATED)
     return card
 
 

@@ -59,6 +59,11 @@ EVENT_TYPES: tuple[str, ...] = (
     "payout.in_transit",
     "payout.paid",
     "payout.failed",
+    "issuing_cardholder.created",  # card issuing (issue #4): cards/issuing_events.py
+    "issuing_card.created",
+    "issuing_card.updated",
+    "issuing_authorization.created",
+    "issuing_authorization.updated",
     WEBHOOK_TEST_EVENT,
 )
 

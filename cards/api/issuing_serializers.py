@@ -197,3 +197,19 @@ class AuthorizationListSerializer(serializers.Serializer):
     url = serializers.CharField()
     data = AuthorizationOutputSerializer(many=True)
     has_more = serializers.BooleanField()
+
+
+# --- Representations: the API's responses and the events' `data` (cards/issuing_events.py) -------------------
+
+
+def cardholder_representation(holder) -> dict:
+    return CardholderOutputSerializer(holder).data
+
+
+def card_representation(card) -> dict:
+    """`card` as GET /v1/issuing/cards/{id} shows it: from `issuing_selectors.issued_cards` (with balances)."""
+    return IssuedCardOutputSerializer(card).data
+
+
+def authorization_representation(authorization) -> dict:
+    return AuthorizationOutputSerializer(authorization).data

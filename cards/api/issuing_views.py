@@ -33,6 +33,8 @@ from .issuing_serializers import (
     IssuedCardListSerializer,
     IssuedCardOutputSerializer,
     IssuedCardUpdateInputSerializer,
+    card_representation,
+    cardholder_representation,
 )
 
 TAGS = ["Issuing"]
@@ -51,7 +53,7 @@ class IssuingEndpoint(BaseEndpoint):
         card = issuing_selectors.issued_card_get(card_id=card_id, **self.scope())
         if card is None:
             raise NotFound("No such card.", param="id")
-        return Response(IssuedCardOutputSerializer(card).data, status=status)
+        return Response(card_representation(card), status=status)
 
 
 # --- Cardholders --------------------------------------------------------------------------------------------
@@ -74,7 +76,7 @@ class CardholderListCreateView(IssuingEndpoint):
         data = CardholderCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         holder = issuing.cardholder_create(**self.scope(), **data.validated_data)
-        return Response(CardholderOutputSerializer(holder).data, status=201)
+        return Response(cardholder_representation(holder), status=201)
 
     @endpoint_schema(
         operation_id="issuing_cardholders_list",
@@ -102,7 +104,7 @@ class CardholderDetailView(IssuingEndpoint):
         holder = issuing_selectors.cardholder_get(cardholder_id=cardholder_id, **self.scope())
         if holder is None:
             raise NotFound("No such cardholder.", param="id")
-        return Response(CardholderOutputSerializer(holder).data)
+        return Response(cardholder_representation(holder))
 
 
 # --- Cards ---------------------------------------------------------------------------------------------------
