@@ -146,6 +146,12 @@ PORTAL_SIGNUP_PER_IP = env.int("PORTAL_SIGNUP_PER_IP", default=5)
 PORTAL_PASSWORD_RESET_PER_IP = env.int("PORTAL_PASSWORD_RESET_PER_IP", default=5)
 PORTAL_PASSWORD_RESET_PER_EMAIL = env.int("PORTAL_PASSWORD_RESET_PER_EMAIL", default=3)
 PORTAL_VERIFY_RESEND_PER_EMAIL = env.int("PORTAL_VERIFY_RESEND_PER_EMAIL", default=3)
+for _name in ("PORTAL_SIGNUP_PER_IP", "PORTAL_PASSWORD_RESET_PER_IP", "PORTAL_PASSWORD_RESET_PER_EMAIL",
+              "PORTAL_VERIFY_RESEND_PER_EMAIL"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 (no limit) or more")
+if PORTAL_EMAIL_LIMIT_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("PORTAL_EMAIL_LIMIT_WINDOW_SECONDS must be 1 or more")
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)  # seconds a reset link works
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)  # a portal session ends after 12 hours
 
