@@ -36,6 +36,17 @@ def _risk_isolation(request, settings, monkeypatch, worker_id):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _portal_rate_limit_isolation(monkeypatch):
+    """The portal's anti-abuse counters (sign-ups, reset and confirmation e-mails) live in the cache,
+    which outlives a test (Redis is shared by the parallel workers): each test counts under its own keys."""
+    import uuid
+
+    from portal import ratelimit
+
+    monkeypatch.setattr(ratelimit, "KEY_PREFIX", f"{ratelimit.KEY_PREFIX}{uuid.uuid4().hex}:")
+
+
 @pytest.fixture
 def merchant(db):
     from merchants.tests.factories import MerchantFactory

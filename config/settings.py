@@ -138,6 +138,20 @@ OTP_TOTP_THROTTLE_FACTOR = env.int("OTP_TOTP_THROTTLE_FACTOR", default=1)
 # Portal links sent by e-mail.
 PORTAL_EMAIL_VERIFY_DAYS = env.int("PORTAL_EMAIL_VERIFY_DAYS", default=3)
 PORTAL_INVITATION_DAYS = env.int("PORTAL_INVITATION_DAYS", default=7)
+# Anti-abuse limits of the portal's anonymous e-mails and sign-ups (portal/ratelimit.py): attempts allowed
+# per window of PORTAL_EMAIL_LIMIT_WINDOW_SECONDS, per client IP (as django-axes sees it) and per target
+# e-mail address; 0 turns a limit off. Counted in the default cache (Redis when REDIS_URL is set).
+PORTAL_EMAIL_LIMIT_WINDOW_SECONDS = env.int("PORTAL_EMAIL_LIMIT_WINDOW_SECONDS", default=3600)
+PORTAL_SIGNUP_PER_IP = env.int("PORTAL_SIGNUP_PER_IP", default=5)
+PORTAL_PASSWORD_RESET_PER_IP = env.int("PORTAL_PASSWORD_RESET_PER_IP", default=5)
+PORTAL_PASSWORD_RESET_PER_EMAIL = env.int("PORTAL_PASSWORD_RESET_PER_EMAIL", default=3)
+PORTAL_VERIFY_RESEND_PER_EMAIL = env.int("PORTAL_VERIFY_RESEND_PER_EMAIL", default=3)
+for _name in ("PORTAL_SIGNUP_PER_IP", "PORTAL_PASSWORD_RESET_PER_IP", "PORTAL_PASSWORD_RESET_PER_EMAIL",
+              "PORTAL_VERIFY_RESEND_PER_EMAIL"):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 (no limit) or more")
+if PORTAL_EMAIL_LIMIT_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("PORTAL_EMAIL_LIMIT_WINDOW_SECONDS must be 1 or more")
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)  # seconds a reset link works
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)  # a portal session ends after 12 hours
 

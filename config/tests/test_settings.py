@@ -108,3 +108,14 @@ def test_seed_demo_refuses_to_run_in_production(tmp_path, production):
     assert result.returncode != 0
     assert "production" in result.stderr
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("PORTAL_SIGNUP_PER_IP", "-1", "PORTAL_SIGNUP_PER_IP must be 0 (no limit) or more"),
+    ("PORTAL_PASSWORD_RESET_PER_EMAIL", "-3", "PORTAL_PASSWORD_RESET_PER_EMAIL must be 0 (no limit) or more"),
+    ("PORTAL_EMAIL_LIMIT_WINDOW_SECONDS", "0", "PORTAL_EMAIL_LIMIT_WINDOW_SECONDS must be 1 or more"),
+])
+def test_portal_email_limits_refuse_nonsense(tmp_path, name, value, expected):
+    result = manage(tmp_path, "check", **{name: value})
+    assert result.returncode != 0
+    assert expected in result.stderr

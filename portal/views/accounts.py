@@ -27,6 +27,7 @@ from core.audit import audit_record
 from core.errors import ApplicationError, ValidationError
 from merchants import account_selectors, accounts
 
+from .. import ratelimit
 from ..access import SESSION_MODE_KEY, portal_context, portal_view
 from ..forms import AcceptInvitationForm, ConfirmCodeForm, LoginForm, OtpForm, SignUpForm
 from ..middleware import SESSION_HAS_TOTP, needs_second_factor
@@ -49,6 +50,15 @@ def portal_audit(request, *, action: str, object_type: str, object_id: str, **da
     """An audit-log entry for a sensitive change made in the portal, with the member as actor."""
     audit_record(actor=f"portal:{request.user.get_username()}", action=action, object_type=object_type,
                  object_id=object_id, merchant_id=request.portal.merchant.pk, data={"via": "portal", **data})
+
+
+def rate_limited(request, template: str, context: dict, limited: ratelimit.Limited):
+    """The page of a refused attempt: 429 with Retry-After; `context["form"]` (if any) shows the message."""
+    if context.get("form") is not None:
+        context["form"].add_error(None, limited.message)
+    response = render(request, template, {**context, "message": limited.message}, status=429)
+    response["Retry-After"] = str(limited.retry_after)
+    return response
 
 
 def form_error(form, exc: ApplicationError) -> None:
@@ -184,6 +194,9 @@ def sign_up(request):
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        limited = ratelimit.hit("signup", request=request)
+        if limited:
+            return rate_limited(request, "portal/signup.html", {"form": form}, limited)
         try:
             member = accounts.merchant_sign_up(
                 business_name=data["business_name"], email=data["email"], password=data["password1"],
@@ -211,6 +224,7 @@ def verify_email(request, token):
     return render(request, "portal/verify_email.html", {"member": member})
 
 
+@never_cache
 @require_POST
 @portal_view("view")
 def verify_email_resend(request):
@@ -219,6 +233,8 @@ def verify_email_resend(request):
         messages.info(request, "Your e-mail address is already confirmed.")
     elif time.time() - last < RESEND_EVERY_SECONDS:
         messages.warning(request, "We sent a link less than a minute ago. Check your inbox (and spam folder).")
+    elif limited := ratelimit.hit("verify_resend", email=request.user.email):
+        return rate_limited(request, "portal/rate_limited.html", {}, limited)
     else:
         accounts.email_verification_send(user=request.user, link_for=link_for("portal:verify_email"))
         request.session[RESEND_SESSION_KEY] = int(time.time())
@@ -239,6 +255,10 @@ class PasswordResetView(auth_views.PasswordResetView):
         return {"base_url": settings.BASE_URL.rstrip("/")}
 
     def form_valid(self, form):
+        # Counted for every address, known or not: the answer must not tell which addresses have accounts.
+        limited = ratelimit.hit("password_reset", request=self.request, email=form.cleaned_data["email"])
+        if limited:
+            return rate_limited(self.request, self.template_name, self.get_context_data(form=form), limited)
         self.extra_email_context = self.get_extra_email_context()
         return super().form_valid(form)
 
