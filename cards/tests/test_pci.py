@@ -122,6 +122,23 @@ def test_database_scan_finds_a_planted_pan_and_cvc(merchant):
     assert ("cards_card", "pan_ciphertext", MASTERCARD_OK) not in dirty["luhn"]  # binary is searched as bytes
 
 
+@pytest.mark.django_db
+def test_database_scan_skips_latencies_but_not_other_integers(merchant):
+    """A latency of 918 ms is not a CVC (it happens under load); any other integer column equal to one is."""
+    from django.utils import timezone
+
+    from core.models import ApiRequestLog
+    from payments.models import Payment
+    from payments.tests.factories import make_payment
+
+    payment = make_payment(merchant)
+    ApiRequestLog.objects.create(id="req_pci", merchant_id=merchant.pk, method="POST", path="/v1/payments",
+                                 status_code=201, latency_ms=int(VISA_CVC), created=timezone.now())
+    assert scan_database(cvcs=CVCS)["cvc"] == []
+    Payment.objects.filter(pk=payment.pk).update(amount=int(VISA_CVC), amount_captured=0)
+    assert ("payments_payment", "amount", VISA_CVC) in scan_database(cvcs=CVCS)["cvc"]
+
+
 # --- The scenario -------------------------------------------------------------------------------
 
 
