@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from merchants.services import event_publish
 
-from .api.issuing_serializers import authorization_representation, card_representation, cardholder_representation
 from .issuing_models import CardAccount, Cardholder, IssuingAuthorization
+from .issuing_representations import authorization_representation, card_representation, cardholder_representation
 from .issuing_selectors import issued_cards
 
 CARDHOLDER_CREATED = "issuing_cardholder.created"

@@ -17,8 +17,8 @@ from merchants.models import Event, WebhookDelivery
 from merchants.services import webhook_endpoint_create
 
 from .. import authorization, issuing
-from ..api.issuing_serializers import authorization_representation, card_representation, cardholder_representation
 from ..issuing_models import IssuingAuthorization
+from ..issuing_representations import authorization_representation, card_representation, cardholder_representation
 from ..issuing_selectors import issued_card_get
 from .issuing_factories import issue_card, make_cardholder, make_program, secrets_of, set_expiry, wrong_cvc
 from .pci import contains_token
