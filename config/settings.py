@@ -351,6 +351,11 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 # A worker that claimed a delivery holds it this long; if it dies, the sweep retries after that.
 WEBHOOK_DELIVERY_LEASE_SECONDS = env.int("WEBHOOK_DELIVERY_LEASE_SECONDS", default=60)
 WEBHOOK_SWEEP_SECONDS = env.int("WEBHOOK_SWEEP_SECONDS", default=15)
+# Events (and their delivery logs) are kept this many days, then purged by beat (0: kept forever).
+EVENT_RETENTION_DAYS = env.int("EVENT_RETENTION_DAYS", default=90)
+if 0 < EVENT_RETENTION_DAYS < 30:
+    raise ImproperlyConfigured("EVENT_RETENTION_DAYS must be 0 (keep forever) or at least 30: the API promises "
+                               "30 days of events")
 # Test-mode endpoints may use http://127.0.0.1 / localhost (local development, the test suite).
 # Never in live mode, whatever this says.
 WEBHOOK_ALLOW_LOOPBACK_IN_TEST_MODE = env.bool("WEBHOOK_ALLOW_LOOPBACK_IN_TEST_MODE", default=not PRODUCTION)
@@ -417,6 +422,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-deliveries": {
         "task": "merchants.sweep_webhook_deliveries",
         "schedule": timedelta(seconds=WEBHOOK_SWEEP_SECONDS),
+    },
+    "purge-old-events": {
+        "task": "merchants.purge_events",
+        "schedule": timedelta(hours=1),
     },
 }
 # Settlement runs daily just after the cutoff; payouts go out and the ledger is verified periodically.

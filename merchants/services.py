@@ -672,6 +672,33 @@ def _delivery_record(*, delivery_id: int, attempt_number: int, outcome, now) -> 
     return delivery
 
 
+def events_purge(*, now=None, batch: int = 1000) -> int:
+    """Delete events older than EVENT_RETENTION_DAYS with their deliveries and attempts, in batches (short
+    transactions). An event with a delivery still pending is kept until that delivery ends. Returns how many
+    events were deleted. EVENT_RETENTION_DAYS = 0 keeps every event."""
+    days = settings.EVENT_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    bound = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(Event.objects.filter(created__lt=bound)
+                       .exclude(deliveries__status=DeliveryStatus.PENDING)
+                       .order_by("pk").values_list("pk", flat=True)[:batch])
+            if not ids:
+                return deleted
+            # Re-checked under the delivery rows' locks: a redelivery may have reset one to pending meanwhile.
+            pending = set(WebhookDelivery.objects.select_for_update().filter(event_id__in=ids)
+                          .filter(status=DeliveryStatus.PENDING).values_list("event_id", flat=True))
+            ids = [i for i in ids if i not in pending]
+            WebhookAttempt.objects.filter(delivery__event_id__in=ids).delete()
+            WebhookDelivery.objects.filter(event_id__in=ids).delete()
+            deleted += Event.objects.filter(pk__in=ids).delete()[0]
+        if len(ids) + len(pending) < batch:
+            return deleted
+
+
 def webhook_deliveries_sweep(*, now=None, limit: int = 1000) -> int:
     """Enqueue every pending delivery that has been due for longer than the lease (its nudge was lost,
     its worker died, or its retry time came). Run by Celery beat every WEBHOOK_SWEEP_SECONDS."""

@@ -16,6 +16,14 @@ def deliver_webhook(delivery_id: int) -> None:
     services.webhook_delivery_attempt(delivery_id=delivery_id)
 
 
+@shared_task(name="merchants.purge_events", acks_late=True, ignore_result=True)
+def purge_events() -> int:
+    """Delete events (and their deliveries) older than EVENT_RETENTION_DAYS."""
+    from . import services
+
+    return services.events_purge()
+
+
 @shared_task(name="merchants.sweep_webhook_deliveries", acks_late=True, ignore_result=True)
 def sweep_webhook_deliveries() -> int:
     """Re-enqueue overdue deliveries: the outbox, not the broker, is the source of truth."""

@@ -114,6 +114,7 @@ def test_seed_demo_refuses_to_run_in_production(tmp_path, production):
     ("PORTAL_SIGNUP_PER_IP", "-1", "PORTAL_SIGNUP_PER_IP must be 0 (no limit) or more"),
     ("PORTAL_PASSWORD_RESET_PER_EMAIL", "-3", "PORTAL_PASSWORD_RESET_PER_EMAIL must be 0 (no limit) or more"),
     ("PORTAL_EMAIL_LIMIT_WINDOW_SECONDS", "0", "PORTAL_EMAIL_LIMIT_WINDOW_SECONDS must be 1 or more"),
+    ("EVENT_RETENTION_DAYS", "7", "EVENT_RETENTION_DAYS must be 0 (keep forever) or at least 30"),
 ])
 def test_portal_email_limits_refuse_nonsense(tmp_path, name, value, expected):
     result = manage(tmp_path, "check", **{name: value})

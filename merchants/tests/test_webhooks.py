@@ -448,3 +448,36 @@ def test_events_publish_in_bulk_is_event_publish_for_each(merchant, other_mercha
     assert deliveries == {(1, wants_all), (2, wants_all), (2, "https://example.com/payouts"), (3, wants_all)}
     assert len(enqueued) == 4
     assert services.events_publish(events=[]) == []
+
+
+def test_old_events_are_purged_with_their_delivery_logs_but_never_while_a_delivery_is_pending(
+        merchant, receiver, enqueued, settings):
+    settings.EVENT_RETENTION_DAYS = 30
+    make_endpoint(merchant, receiver.url)
+
+    def publish(object_id, *, age_days):
+        event = services.event_publish(merchant_id=merchant.pk, livemode=False, type="payment.created",
+                                       object_type="payment", object_id=object_id, data={})
+        Event.objects.filter(pk=event.pk).update(created=timezone.now() - timedelta(days=age_days))
+        return event
+
+    delivered = publish("pay_old", age_days=31)
+    pending = publish("pay_pending", age_days=31)
+    recent = publish("pay_new", age_days=29)
+    services.webhook_delivery_attempt(delivery_id=WebhookDelivery.objects.get(event=delivered).pk)
+    assert WebhookAttempt.objects.filter(delivery__event=delivered).exists()
+    WebhookEndpoint.objects.update(status=WebhookEndpointStatus.DISABLED)
+    without_endpoint = publish("pay_quiet", age_days=40)  # no delivery at all
+
+    assert services.events_purge(batch=1) == 2  # batches of one: every batch is its own short transaction
+    assert set(Event.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
+    assert not WebhookDelivery.objects.filter(event_id__in=[delivered.pk, without_endpoint.pk]).exists()
+    assert not WebhookAttempt.objects.filter(delivery__event_id=delivered.pk).exists()
+
+    WebhookDelivery.objects.filter(event=pending).update(status=DeliveryStatus.FAILED)  # its retries ended
+    assert services.events_purge() == 1
+    assert list(Event.objects.values_list("pk", flat=True)) == [recent.pk]
+
+    settings.EVENT_RETENTION_DAYS = 0  # keep everything
+    assert services.events_purge(now=timezone.now() + timedelta(days=365)) == 0
+    assert Event.objects.count() == 1
