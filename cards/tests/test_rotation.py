@@ -12,13 +12,14 @@ from django.core.checks import Error
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.core.management.base import SystemCheckError
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError
 
 from cards import rotation, services, tasks
 from cards.checks import check_card_key_versions
 from cards.models import Card
 from cards.vault import CardKeyUnavailable, CardNumber, Keyring, decrypt_pan, fingerprint, keyring, luhn_check_digit
 from config.tests.test_settings import b64key, manage
+from core.tests.threads import run_concurrently
 
 from .factories import make_card
 from .pci import contains_token, find_pans, log_record_texts, pans_in_log_records, scan_database
@@ -499,28 +500,6 @@ def test_command_flags_records_it_cannot_decrypt(merchant, keys):
 # --- Real concurrency (PostgreSQL) ---------------------------------------------------------------
 
 
-def run_in_threads(calls):
-    """Each zero-argument callable in its own thread (own connection), released together.
-    Returns [(result, exception)] in the order of `calls`."""
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait(timeout=30)
-            outcomes[i] = (call(), None)
-        except Exception as exc:  # collected and asserted on by the test
-            outcomes[i] = (None, exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
-    return outcomes
 
 
 @pytest.mark.postgres
@@ -560,7 +539,7 @@ def test_rotation_mid_traffic_with_real_threads(merchant, keys):
         for card, _, _ in doomed:
             services.card_delete(merchant_id=merchant.pk, livemode=False, card_id=card.pk)
 
-    outcomes = run_in_threads([rotator, rotator, writer, writer, reader, reader, deleter])
+    outcomes = run_concurrently([rotator, rotator, writer, writer, reader, reader, deleter])
 
     assert [exc for _, exc in outcomes if exc is not None] == []
     runs = [outcomes[0][0], outcomes[1][0]]

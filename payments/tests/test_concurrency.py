@@ -4,13 +4,12 @@ Every thread has its own database connection (closed at the end); a barrier rele
 together so the requests really overlap. Skipped on SQLite (see /conftest.py).
 """
 
-import threading
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from core.errors import ApplicationError
+from core.tests.threads import run_concurrently
 
 from .. import services
 from ..constants import EventType, PaymentStatus, RefundStatus
@@ -22,30 +21,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 THREADS = 10
 
 
-def run_concurrently(calls):
-    """Run each zero-argument callable in its own thread, all released at once.
-
-    Returns [(result or None, exception or None)] in the order of `calls`.
-    """
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def worker(i, call):
-        try:
-            barrier.wait(timeout=30)
-            outcomes[i] = (call(), None)
-        except Exception as exc:  # collected and asserted on by the test
-            outcomes[i] = (None, exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, call)) for i, call in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads), "a thread hung (deadlock?)"
-    return outcomes
 
 
 def unexpected(outcomes, allowed_codes):

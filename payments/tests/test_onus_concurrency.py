@@ -10,12 +10,13 @@ from cards import issuing as issuing_services
 from cards.issuing_models import IssuingAuthorization
 from cards.issuing_selectors import account_balances, issuing_problems
 from cards.tests.issuing_factories import issue_card, make_program, secrets_of
+from core.tests.threads import run_concurrently
 from ledger import selectors as ledger_selectors
 
 from .. import services
 from ..models import Payment
 from ..verification import verify_all
-from .test_concurrency import run_concurrently, unexpected
+from .test_concurrency import unexpected
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from core.tests.threads import run_concurrently
 from merchants.fees import fee_plan_set
 from merchants.tests.factories import MerchantFactory
 
@@ -21,7 +22,6 @@ from ..models import Payment, Payout, Settlement, SettlementLine
 from ..verification import verify_all
 from .factories import make_payment
 from .money_helpers import VALID_IBAN, settle
-from .test_concurrency import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
