@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
-from core.money import CurrencyError, exponent, normalize_currency
+from core.money import CurrencyError, Money, exponent, normalize_currency
 from merchants.constants import EVENT_TYPES, WEBHOOK_TEST_EVENT
 from payments.constants import PaymentStatus, RefundReason
 
@@ -37,7 +37,7 @@ def to_minor_units(text: str, currency: str) -> int:
 
 def from_minor_units(amount: int, currency: str) -> str:
     """1250, EUR -> `"12.50"` (for a form's initial value)."""
-    return f"{Decimal(amount).scaleb(-exponent(currency)):f}"
+    return f"{Money(amount, currency).to_decimal():f}"
 
 
 def day_start(day) -> datetime:
