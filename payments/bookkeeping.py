@@ -3,30 +3,35 @@
 Called from payments/services.py only (a few lines there), always under the payment's row lock:
 
 - capture (`_payment_transition` to succeeded, full or partial): DR scheme_receivable gross,
-  CR merchant_pending net, CR fee_revenue fee. Only the captured amount is booked.
+  CR merchant_pending net, CR fee_revenue fee. Only the captured amount is booked. The payment
+  takes its number in the merchant's settlement sequence (payments/settlement.py) first.
 - refund reserved (`refund_create`): DR the merchant's pending balance while the payment is not
   settled, its available balance once settled (refused with `balance_insufficient` if available
   cannot cover it, before the processor is called); CR scheme_receivable. Fees are not returned.
+- refund succeeded (`_refund_transition`): one drawn on pending takes its number in the settlement
+  sequence (the next settlement deducts it); one drawn on available was settled when it was made.
 - refund failed (`_refund_transition`): the reversal of the reservation entry.
 """
 
 from __future__ import annotations
-
-from django.utils import timezone
 
 from ledger import services as ledger
 from ledger.constants import AccountPurpose, EntryType
 from ledger.services import Line
 from merchants.fees import fee_for
 
+from . import settlement
+
 PENDING, AVAILABLE = "pending", "available"
 
 
 def capture_fields(payment) -> list[str]:
-    """Set the capture's fee and time on the payment (saved by the caller's transition UPDATE)."""
+    """Set the capture's fee, time and settlement number on the payment (saved by the caller's transition
+    UPDATE). The capture time is the booking time of its settlement number."""
     payment.fee = fee_for(merchant_id=payment.merchant_id, currency=payment.currency, gross=payment.amount_captured)
-    payment.captured_at = timezone.now()
-    return ["fee", "captured_at"]
+    payment.settlement_seq, payment.captured_at = settlement.sequence_book(
+        merchant_id=payment.merchant_id, currency=payment.currency, livemode=payment.livemode)
+    return ["fee", "captured_at", "settlement_seq"]
 
 
 def book_capture(payment) -> None:
@@ -46,9 +51,10 @@ def book_capture(payment) -> None:
 
 
 def _payment_is_settled(payment) -> bool:
-    from .models import SettlementLine
-
-    return SettlementLine.objects.filter(pk=payment.id).exists()  # a payment's line has the payment's id
+    """Under the sequence's lock: a settlement run settling this payment right now is waited for."""
+    settled = settlement.sequence_settled(merchant_id=payment.merchant_id, currency=payment.currency,
+                                          livemode=payment.livemode)
+    return payment.settlement_seq is not None and payment.settlement_seq <= settled
 
 
 def book_refund(payment, refund) -> None:
@@ -63,6 +69,15 @@ def book_refund(payment, refund) -> None:
     )
     refund.funded_from = funded_from
     refund.save(update_fields=["funded_from"])
+
+
+def book_refund_success(refund) -> list[str]:
+    """A refund drawn on pending takes its settlement number (saved by the caller). Returns the fields set."""
+    if refund.funded_from != PENDING:
+        return []
+    refund.settlement_seq, refund.booked_at = settlement.sequence_book(
+        merchant_id=refund.merchant_id, currency=refund.currency, livemode=refund.livemode)
+    return ["settlement_seq", "booked_at"]
 
 
 def book_refund_failure(refund) -> None:

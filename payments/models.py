@@ -21,6 +21,10 @@ class Payment(models.Model):
     amount_refunded = models.BigIntegerField(default=0)
     fee = models.BigIntegerField(default=0, help_text="Booked at capture (merchants/fees.py)")
     captured_at = models.DateTimeField(null=True, blank=True)
+    settlement_seq = models.BigIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="Its place in the merchant's settlement sequence (currency, mode), taken at capture: "
+                  "settled by the settlement whose range holds it (payments/settlement.py)")
     status = models.CharField(max_length=24, choices=PaymentStatus.choices)
     capture = models.BooleanField(default=True)
     card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="payments")
@@ -47,6 +51,8 @@ class Payment(models.Model):
             models.Index(fields=["merchant", "livemode", "created"], name="payment_merchant_created"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["merchant", "currency", "livemode", "settlement_seq"],
+                                    condition=Q(settlement_seq__isnull=False), name="payment_settlement_seq"),
             models.CheckConstraint(
                 condition=Q(amount__gt=0, amount__lte=MAX_PAYMENT_AMOUNT), name="payment_amount_range"
             ),
@@ -117,6 +123,11 @@ class Refund(models.Model):
                                    related_name="refunds")
     funded_from = models.CharField(max_length=16, blank=True,
                                    help_text="The merchant balance it was drawn from: pending or available")
+    settlement_seq = models.BigIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="Drawn on pending: its place in the merchant's settlement sequence, taken when it succeeded")
+    booked_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                     help_text="When it took its place in the settlement sequence")
     idempotency_key = models.CharField(max_length=255, blank=True,
                                        help_text="The API client's Idempotency-Key that created it, if any")
     created = models.DateTimeField(auto_now_add=True)
@@ -128,6 +139,8 @@ class Refund(models.Model):
             models.Index(fields=["status", "updated"], name="refund_status_updated"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["merchant", "currency", "livemode", "settlement_seq"],
+                                    condition=Q(settlement_seq__isnull=False), name="refund_settlement_seq"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_valid"),
             models.UniqueConstraint(fields=["api_client", "idempotency_key"], condition=~Q(idempotency_key=""),
@@ -146,7 +159,14 @@ class Refund(models.Model):
         return self.failure_code or None
 
 
-from .settlement_models import Payout, PayoutEvent, Settlement, SettlementEvent, SettlementLine  # noqa: E402, F401
+from .settlement_models import (  # noqa: E402, F401
+    Payout,
+    PayoutEvent,
+    Settlement,
+    SettlementEvent,
+    SettlementLine,
+    SettlementSequence,
+)
 
 
 class PaymentReview(Payment):

@@ -528,7 +528,8 @@ def _refund_transition(*, refund_id: str, to_status: str, processor_reference: s
         refund.status = to_status
         refund.processor_reference = processor_reference
         refund.failure_code = failure_code
-        refund.save(update_fields=["status", "processor_reference", "failure_code", "updated"])
+        booked = bookkeeping.book_refund_success(refund) if to_status == RefundStatus.SUCCEEDED else []
+        refund.save(update_fields=["status", "processor_reference", "failure_code", "updated", *booked])
         if to_status == RefundStatus.SUCCEEDED:
             payment.amount_refunded += refund.amount
             payment.save(update_fields=["amount_refunded", "updated"])

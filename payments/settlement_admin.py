@@ -17,7 +17,7 @@ from core.audit import audit_record, staff_actor
 
 from . import settlement
 from .constants import PayoutStatus
-from .models import Payout, PayoutEvent, Settlement, SettlementEvent, SettlementLine
+from .models import Payout, PayoutEvent, Settlement, SettlementEvent, SettlementLine, SettlementSequence
 
 
 class SettlementEventInline(ReadOnlyInline):
@@ -97,7 +97,7 @@ class PayoutAdmin(ReadOnlyAdmin):
 
 @admin.register(SettlementLine)
 class SettlementLineAdmin(ReadOnlyAdmin):
-    list_display = ("id", "settlement", "type", "payment_id", "gross", "fee", "net", "currency", "occurred_at")
+    list_display = ("id", "settlement", "type", "seq", "payment_id", "gross", "fee", "net", "currency", "occurred_at")
     list_filter = ("type", "settlement__currency")
     search_fields = ("=id", "=settlement__id", "=payment__id")
     list_select_related = ("settlement",)
@@ -106,6 +106,20 @@ class SettlementLineAdmin(ReadOnlyAdmin):
     @admin.display(description="currency", ordering="settlement__currency")
     def currency(self, line):
         return line.settlement.currency
+
+
+@admin.register(SettlementSequence)
+class SettlementSequenceAdmin(ReadOnlyAdmin):
+    """Where each merchant's settlement stands: items booked (captures, refunds drawn on pending) and settled."""
+
+    list_display = ("merchant", "currency", "livemode", "booked", "settled", "due", "booked_at")
+    list_filter = ("livemode", "currency")
+    search_fields = ("^merchant__id", "merchant__name")
+    list_select_related = ("merchant",)
+
+    @admin.display(description="not settled yet")
+    def due(self, obj):
+        return obj.booked - obj.settled
 
 
 @admin.register(SettlementEvent)

@@ -1,9 +1,13 @@
 """Settlement batches, their lines, payouts, and the append-only history of both.
 
-Imported by payments/models.py. Exactly once: one Settlement per (merchant, currency, livemode,
-period) (unique), one line per captured payment and per refund ever (the line's primary key is the
-item's id), one
-payout per settlement (one-to-one), and every money movement is a ledger entry with a unique key.
+Imported by payments/models.py. Exactly once, by construction: every item a settlement pays out (a
+captured payment, a refund drawn on the pending balance) takes the next number of its merchant's
+settlement sequence (one per merchant, currency and mode) when it is booked, and a settlement is the
+range of numbers after the previous one's (`seq_from` < seq <= `seq_to`). Ranges of one sequence
+follow each other without gap or overlap, so every item is in exactly one settlement once settled.
+A settlement's lines are those items, read through a database view (SettlementLine). One Settlement
+per (merchant, currency, livemode, period) (unique), one payout per settlement (one-to-one), and
+every money movement is a ledger entry with a unique key.
 """
 
 from django.db import models
@@ -34,12 +38,17 @@ class Settlement(models.Model):
                                         related_name="carried_to")
     total = models.BigIntegerField(default=0, help_text="net + carried_in: paid out if positive")
     carried_forward = models.BigIntegerField(default=0, help_text="total when negative: carried to the next batch")
+    seq_from = models.BigIntegerField(default=0, help_text="Its items follow this number of the merchant's "
+                                                           "settlement sequence (excluded)")
+    seq_to = models.BigIntegerField(default=0, help_text="... up to this one (included)")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="settlement_merchant_list")]
         constraints = [
+            models.CheckConstraint(condition=Q(seq_from__gte=0, seq_to__gte=F("seq_from")),
+                                   name="settlement_seq_range"),
             models.UniqueConstraint(fields=["merchant", "currency", "livemode", "period"],
                                     name="settlement_once_per_period"),
             models.CheckConstraint(condition=Q(status__in=SettlementStatus.values), name="settlement_status_valid"),
@@ -51,41 +60,60 @@ class Settlement(models.Model):
         return f"{self.id} {self.merchant_id} {self.period} {self.total} {self.currency}"
 
 
-class SettlementLine(models.Model):
-    """One captured payment or one refund in a settlement: gross, fee and net as they moved.
+class SettlementSequence(models.Model):
+    """The order in which a merchant's items became due for settlement, per currency and mode.
 
-    Lean on purpose (a settlement run writes one per payment, a million a day is the benchmark):
-    the primary key is the settled item's own id (`pay_...` or `re_...`), so one index both finds a
-    line and makes every payment and every refund settle at most once, ever; one more index finds a
-    settlement's lines. No database FK constraints: each would cost a check per line (4.7 s of a
-    1,000,000-payment run for the settlement one alone). Lines are written only by the settlement's
-    `INSERT ... SELECT` from the very rows they point at, which are never deleted, and ledger_verify
-    checks that every line's settlement, payment and refund exist and agree.
+    Booking an item (a capture; a refund drawn on pending, when it succeeds) takes the next number
+    under this row's lock, with its booking time, which never goes back (the later of the clock and
+    the last item's time). Items are therefore numbered in commit order, and those booked before any
+    cutoff are a prefix of the sequence: a settlement takes the numbers after `settled` booked before
+    its cutoff, and moves `settled` to the last of them. Nothing is written per item at settlement.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    merchant = models.ForeignKey("merchants.Merchant", on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    livemode = models.BooleanField(default=False)
+    booked = models.BigIntegerField(default=0, help_text="The last number taken")
+    booked_at = models.DateTimeField(help_text="The last item's booking time")
+    settled = models.BigIntegerField(default=0, help_text="Items up to this number are settled")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "currency", "livemode"], name="settlement_sequence_once"),
+            models.CheckConstraint(condition=Q(settled__gte=0, settled__lte=F("booked")),
+                                   name="settlement_sequence_settled_le_booked"),
+        ]
+
+    def __str__(self):
+        return f"{self.merchant_id} {self.currency} {'live' if self.livemode else 'test'} {self.settled}/{self.booked}"
+
+
+class SettlementLine(models.Model):
+    """One captured payment or one refund in a settlement, as it moved: a row of a database view.
+
+    The view (migration payments/0005) joins each settlement to the payments and refunds whose
+    sequence numbers fall in its range, so a settlement run writes nothing per item and the lines
+    can never disagree with the items. Read-only; `id` is the item's id (`pay_...` or `re_...`).
     """
 
     id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, editable=False,
                           help_text="The settled item's id: the payment's (type payment) or the refund's (type refund)")
-    settlement = models.ForeignKey(Settlement, on_delete=models.PROTECT, related_name="lines", db_constraint=False,
-                                   db_index=False)
+    settlement = models.ForeignKey(Settlement, on_delete=models.DO_NOTHING, related_name="lines",
+                                   db_constraint=False)
     type = models.CharField(max_length=16, choices=SettlementLineType.choices)
-    # No index either: the payment's lines are found by their primary key (a payment line's id is the
-    # payment id; a refund's payment is shown in the report, never searched by).
-    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="+",
-                                db_constraint=False, db_index=False,
+    payment = models.ForeignKey("payments.Payment", on_delete=models.DO_NOTHING, related_name="+",
+                                db_constraint=False,
                                 help_text="The payment captured, or the payment the refund gave money back on")
     gross = models.BigIntegerField(help_text="Captured amount, or minus the refunded amount")
     fee = models.BigIntegerField(default=0)
     net = models.BigIntegerField()
     occurred_at = models.DateTimeField(help_text="When it was captured or refunded")
+    seq = models.BigIntegerField(help_text="Its number in the merchant's settlement sequence")
 
     class Meta:
-        indexes = [models.Index(fields=["settlement"], name="settlement_line_settlement")]
-        constraints = [
-            models.CheckConstraint(condition=Q(net=F("gross") - F("fee")), name="settlement_line_net"),
-            models.CheckConstraint(
-                condition=(Q(type="payment", id=F("payment_id")) | (Q(type="refund") & ~Q(id=F("payment_id")))),
-                name="settlement_line_kind"),
-        ]
+        managed = False
+        db_table = "payments_settlementline"
 
     def __str__(self):
         return f"{self.settlement_id} {self.type} {self.id} {self.net}"

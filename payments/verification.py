@@ -3,9 +3,11 @@
 Ledger: every entry balances per currency, cached balances equal the sum of postings, no
 must-not-go-negative account is negative (ledger.selectors.ledger_problems). Payments:
 refunded <= captured <= authorized; every captured payment has exactly its capture entry; every
-settlement equals the sum of its lines; each merchant's pending and available balances equal
-what the payments, refunds, settlements and payouts say they should be. Card issuing (#4): each card
-account's held balance equals its pending authorizations, each credit line its limit.
+settlement equals the sum of its lines; every settlement sequence numbers its items 1..N once each
+and its settlements' ranges follow each other from 0 to its settled number; each merchant's
+pending and available balances equal what the payments, refunds, settlements and payouts say
+they should be. Card issuing (#4): each card account's held balance equals its pending
+authorizations, each credit line its limit.
 """
 
 from __future__ import annotations
@@ -49,18 +51,72 @@ def payment_problems(limit: int = 50) -> list[str]:
               OR s.payment_count + s.refund_count <> COUNT(l.id)
           LIMIT %s""", [limit]):
         problems.append(f"settlement {sid}: {field} {stored} != sum of its lines {summed}")
-    # Lines have no FK constraints (one check per line would cost seconds per million): checked here.
-    for line_id, in _rows(
-        "SELECT l.id FROM payments_settlementline l LEFT JOIN payments_settlement s ON s.id = l.settlement_id "
-        "LEFT JOIN payments_payment p ON p.id = l.payment_id LEFT JOIN payments_refund r ON r.id = l.id "
-        "WHERE s.id IS NULL OR p.id IS NULL OR s.merchant_id <> p.merchant_id OR s.currency <> p.currency "
-        "OR s.livemode <> p.livemode OR (l.type = 'refund' AND (r.id IS NULL OR r.payment_id <> l.payment_id)) "
-        "LIMIT %s", [limit]):
-        problems.append(f"settlement line {line_id} points at a missing settlement, payment or refund, "
-                        "or at another merchant's")
+    problems += _sequence_problems(limit)
     for sid, in _rows("SELECT id FROM payments_settlement WHERE status <> 'completed' LIMIT %s", [limit]):
         problems.append(f"settlement {sid} is not completed (a run died half-way?)")
     problems += _balance_problems()
+    return problems
+
+
+# Not settled: no number yet, or a number after its sequence's settled one.
+_UNSETTLED = """({item}.settlement_seq IS NULL OR NOT EXISTS (SELECT 1 FROM payments_settlementsequence q
+    WHERE q.merchant_id = {item}.merchant_id AND q.currency = {item}.currency AND q.livemode = {item}.livemode
+      AND q.settled >= {item}.settlement_seq))"""
+
+# Every item of every sequence, payments and refunds together.
+_ITEMS = """(SELECT merchant_id, currency, livemode, settlement_seq AS seq FROM payments_payment
+              WHERE settlement_seq IS NOT NULL
+             UNION ALL
+             SELECT merchant_id, currency, livemode, settlement_seq FROM payments_refund
+              WHERE settlement_seq IS NOT NULL) i"""
+
+
+def _sequence_problems(limit: int) -> list[str]:
+    """The settlement sequences: what makes each item settle exactly once (payments/settlement.py)."""
+    problems = []
+    # Numbered exactly when they should be: captured payments, and refunds that succeeded drawn on pending.
+    for kind, item_id in _rows("""
+        SELECT 'payment', id FROM payments_payment WHERE (amount_captured > 0) <> (settlement_seq IS NOT NULL)
+        UNION ALL
+        SELECT 'refund', id FROM payments_refund WHERE (status = 'succeeded' AND funded_from = 'pending')
+                                                 <> (settlement_seq IS NOT NULL)
+        LIMIT %s""", [limit]):
+        problems.append(f"{kind} {item_id} has a settlement number it should not have, or lacks one it should")
+    # Each sequence's items are numbered 1..booked, each number once (payments and refunds share it).
+    for merchant_id, currency, livemode, booked, count, distinct, top in _rows(f"""
+        SELECT q.merchant_id, q.currency, q.livemode, q.booked, COUNT(i.seq), COUNT(DISTINCT i.seq), MAX(i.seq)
+          FROM payments_settlementsequence q LEFT JOIN {_ITEMS}
+            ON i.merchant_id = q.merchant_id AND i.currency = q.currency AND i.livemode = q.livemode
+         GROUP BY q.id, q.merchant_id, q.currency, q.livemode, q.booked
+        HAVING COUNT(i.seq) <> q.booked OR COUNT(DISTINCT i.seq) <> q.booked OR COALESCE(MAX(i.seq), 0) <> q.booked
+         LIMIT %s""", [limit]):  # noqa: S608 (ours)
+        problems.append(f"settlement sequence {merchant_id} {currency} {'live' if livemode else 'test'}: "
+                        f"{booked} booked but {count} item(s), {distinct} distinct number(s), the last {top}")
+    for merchant_id, currency, livemode in _rows(f"""
+        SELECT DISTINCT i.merchant_id, i.currency, i.livemode FROM {_ITEMS} WHERE NOT EXISTS (
+            SELECT 1 FROM payments_settlementsequence q
+             WHERE q.merchant_id = i.merchant_id AND q.currency = i.currency AND q.livemode = i.livemode)
+        LIMIT %s""", [limit]):  # noqa: S608 (ours)
+        problems.append(f"items of {merchant_id} {currency} {'live' if livemode else 'test'} are numbered "
+                        "in no settlement sequence")
+    # The settlements of a sequence cover 0..settled, each range starting where the previous one ended.
+    for sid, merchant_id, seq_from, expected in _rows("""
+        SELECT id, merchant_id, seq_from, previous FROM (
+            SELECT s.id, s.merchant_id, s.seq_from, COALESCE(LAG(s.seq_to) OVER (
+                       PARTITION BY s.merchant_id, s.currency, s.livemode ORDER BY s.seq_from, s.seq_to, s.id), 0)
+                   AS previous
+              FROM payments_settlement s) r
+         WHERE seq_from <> previous LIMIT %s""", [limit]):
+        problems.append(f"settlement {sid} of {merchant_id}: its range starts after number {seq_from}, "
+                        f"the previous one ended at {expected} (a gap or an overlap)")
+    for merchant_id, currency, livemode, settled, last in _rows("""
+        SELECT q.merchant_id, q.currency, q.livemode, q.settled, COALESCE(MAX(s.seq_to), 0)
+          FROM payments_settlementsequence q LEFT JOIN payments_settlement s
+            ON s.merchant_id = q.merchant_id AND s.currency = q.currency AND s.livemode = q.livemode
+         GROUP BY q.id, q.merchant_id, q.currency, q.livemode, q.settled
+        HAVING COALESCE(MAX(s.seq_to), 0) <> q.settled LIMIT %s""", [limit]):
+        problems.append(f"settlement sequence {merchant_id} {currency} {'live' if livemode else 'test'} is settled "
+                        f"up to {settled} but its last settlement ends at {last}")
     return problems
 
 
@@ -72,12 +128,12 @@ def _balance_problems() -> list[str]:
         for merchant_id, currency, livemode, total in rows:
             expected[(merchant_id, currency, bool(livemode))][slot] += sign * int(total or 0)
 
-    add(_rows("SELECT p.merchant_id, p.currency, p.livemode, SUM(p.amount_captured - p.fee) FROM payments_payment p "
-              "WHERE p.amount_captured > 0 AND NOT EXISTS (SELECT 1 FROM payments_settlementline l "
-              "WHERE l.id = p.id) GROUP BY 1, 2, 3"), "pending")
-    add(_rows("SELECT r.merchant_id, r.currency, r.livemode, SUM(r.amount) FROM payments_refund r "
-              "WHERE r.funded_from = 'pending' AND r.status <> 'failed' AND NOT EXISTS "
-              "(SELECT 1 FROM payments_settlementline l WHERE l.id = r.id) GROUP BY 1, 2, 3"), "pending", -1)
+    add(_rows("SELECT p.merchant_id, p.currency, p.livemode, SUM(p.amount_captured - p.fee) "  # noqa: S608
+              f"FROM payments_payment p WHERE p.amount_captured > 0 AND {_UNSETTLED.format(item='p')} "
+              "GROUP BY 1, 2, 3"), "pending")
+    add(_rows("SELECT r.merchant_id, r.currency, r.livemode, SUM(r.amount) FROM payments_refund r "  # noqa: S608
+              f"WHERE r.funded_from = 'pending' AND r.status <> 'failed' AND {_UNSETTLED.format(item='r')} "
+              "GROUP BY 1, 2, 3"), "pending", -1)
     add(_rows("SELECT s.merchant_id, s.currency, s.livemode, SUM(s.carried_forward) FROM payments_settlement s "
               "WHERE s.carried_forward < 0 AND NOT EXISTS (SELECT 1 FROM payments_settlement n "
               "WHERE n.carried_from_id = s.id) GROUP BY 1, 2, 3"), "pending")

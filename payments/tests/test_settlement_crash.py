@@ -18,7 +18,7 @@ from merchants.fees import fee_plan_set
 from merchants.tests.factories import MerchantFactory
 
 from .. import services
-from ..models import Payment, Payout, Settlement, SettlementLine
+from ..models import Payment, Payout, Refund, Settlement, SettlementLine, SettlementSequence
 from ..verification import verify_all
 from .factories import make_payment
 from .money_helpers import VALID_IBAN, settle
@@ -52,7 +52,7 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-@pytest.mark.parametrize("stage", ["lines_inserted", "totals_updated", "completed"])
+@pytest.mark.parametrize("stage", ["sequences_locked", "totals_computed", "completed"])
 def test_worker_killed_mid_settlement_rolls_back_and_the_rerun_settles_each_payment_once(tmp_path, stage):
     merchants = [MerchantFactory(payout_iban=VALID_IBAN) for _ in range(3)]
     for m in merchants:
@@ -85,6 +85,7 @@ def test_worker_killed_mid_settlement_rolls_back_and_the_rerun_settles_each_paym
                 break
         time.sleep(0.1)
     assert Settlement.objects.count() == 0 and SettlementLine.objects.count() == 0 and Payout.objects.count() == 0
+    assert set(SettlementSequence.objects.values_list("settled", flat=True)) == {0}  # no sequence moved
     assert verify_all(record=False) == []
 
     ids = settle()  # the task delivered again (acks_late): starts over
@@ -121,6 +122,28 @@ def test_concurrent_refunds_and_captures_never_break_a_balance():
         # and its available balance (reserved for the payout) could not cover them
         assert p.amount_refunded in (0, 3_000, 6_000, 9_000)
     assert sum(p.amount_refunded for p in captured) + 3_000 * insufficient >= 27_000
+    assert verify_all(record=False) == []
+
+
+def test_captures_and_refunds_racing_settlement_runs_are_each_settled_exactly_once():
+    """Bookings wait for a run holding their sequence and come after its range; none is lost or doubled."""
+    merchant = MerchantFactory(payout_iban=VALID_IBAN)
+    captured = [make_payment(merchant, amount=10_000) for _ in range(3)]
+    authorized = [make_payment(merchant, amount=5_000, capture=False) for _ in range(6)]
+    calls = [lambda p=p: services.payment_capture(merchant_id=merchant.pk, livemode=False, payment_id=p.pk)
+             for p in authorized]
+    calls += [lambda p=p: services.refund_create(merchant_id=merchant.pk, livemode=False, payment_id=p.pk,
+                                                 amount=1_000) for p in captured]
+    calls += [settle, settle, settle]
+    outcomes = run_concurrently(calls)
+    # A refund of a payment a run settled first draws on available, which that run's payout emptied.
+    assert all(exc.code == "balance_insufficient" for _, exc in outcomes if exc is not None)
+    assert all(exc is None for _, exc in outcomes[:6])  # every capture
+    settle()  # whatever the racing runs left
+    items = set(Payment.objects.filter(amount_captured__gt=0).values_list("pk", flat=True))
+    items |= set(Refund.objects.filter(funded_from="pending", status="succeeded").values_list("pk", flat=True))
+    lines = list(SettlementLine.objects.values_list("id", flat=True))
+    assert len(items) >= 9 and sorted(lines) == sorted(items)  # each item in exactly one settlement
     assert verify_all(record=False) == []
 
 
