@@ -91,30 +91,35 @@ def run() -> int:
         "merchant_id": f"(m.ids)[1 + g %% {MERCHANTS}]",
         "amount": "a.amount", "amount_captured": "a.amount", "amount_capturable": "0", "amount_refunded": "0",
         "fee": "LEAST(a.amount, (a.amount * 140 * 2 + 10000) / 20000 + 25)",
-        # Merchant k's payments are g = k, k + M, k + 2M, ...: numbered after what its sequence already holds.
+        # Merchant k's payments are g = k, k + M, k + 2M, ...: numbered after what its sequence already holds,
+        # booked now (after the template's capture: booking times follow the numbers).
+        "settlement_sequence_id": f"(m.sequences)[1 + g %% {MERCHANTS}]",
         "settlement_seq": f"(m.booked)[1 + g %% {MERCHANTS}] + (g + {MERCHANTS - 1}) / {MERCHANTS}",
-        "captured_at": "now() - interval '1 hour'", "created": "now() - interval '1 hour'",
+        "captured_at": "now()", "created": "now() - interval '1 hour'",
         "updated": "now() - interval '1 hour'", "idempotency_key": "''",
     }
     select = ", ".join(override.get(c, f"t.{c}") for c in fields)
     with connection.cursor() as cursor:
+        cursor.execute("""
+            INSERT INTO payments_settlementsequence (merchant_id, currency, livemode, booked, booked_at, settled)
+            SELECT id, 'EUR', false, 0, now(), 0 FROM merchants_merchant WHERE name LIKE 'bench %%'
+            ON CONFLICT (merchant_id, currency, livemode) DO NOTHING""")
         cursor.execute(f"""
             INSERT INTO payments_payment ({", ".join(fields)})
             SELECT {select}
             FROM generate_series(1, %s) AS g
             CROSS JOIN LATERAL (SELECT (100 + (g::bigint * 7919) %% 50000)::bigint AS amount) a
-            CROSS JOIN (SELECT array_agg(mm.id ORDER BY mm.id) AS ids, array_agg(COALESCE(q.booked, 0) ORDER BY mm.id)
-                          AS booked
-                          FROM merchants_merchant mm LEFT JOIN payments_settlementsequence q
+            CROSS JOIN (SELECT array_agg(mm.id ORDER BY mm.id) AS ids, array_agg(q.id ORDER BY mm.id) AS sequences,
+                               array_agg(q.booked ORDER BY mm.id) AS booked
+                          FROM merchants_merchant mm JOIN payments_settlementsequence q
                             ON q.merchant_id = mm.id AND q.currency = 'EUR' AND NOT q.livemode
                          WHERE mm.name LIKE 'bench %%') m
             CROSS JOIN (SELECT * FROM payments_payment WHERE id = %s) t""", [PAYMENTS, template.pk])
         cursor.execute("""
-            INSERT INTO payments_settlementsequence (merchant_id, currency, livemode, booked, booked_at, settled)
-            SELECT merchant_id, currency, livemode, MAX(settlement_seq), MAX(captured_at), 0 FROM payments_payment
-             GROUP BY 1, 2, 3
-            ON CONFLICT (merchant_id, currency, livemode) DO UPDATE SET booked = excluded.booked,
-                booked_at = GREATEST(payments_settlementsequence.booked_at, excluded.booked_at)""")
+            UPDATE payments_settlementsequence q SET booked = n.last, booked_at = GREATEST(q.booked_at, n.at)
+              FROM (SELECT settlement_sequence_id AS id, MAX(settlement_seq) AS last, MAX(captured_at) AS at
+                      FROM payments_payment GROUP BY 1) n
+             WHERE q.id = n.id""")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE payments_payment")  # outside a transaction
         totals = list(_per_merchant(cursor))

@@ -29,9 +29,9 @@ def capture_fields(payment) -> list[str]:
     """Set the capture's fee, time and settlement number on the payment (saved by the caller's transition
     UPDATE). The capture time is the booking time of its settlement number."""
     payment.fee = fee_for(merchant_id=payment.merchant_id, currency=payment.currency, gross=payment.amount_captured)
-    payment.settlement_seq, payment.captured_at = settlement.sequence_book(
+    payment.settlement_sequence_id, payment.settlement_seq, payment.captured_at = settlement.sequence_book(
         merchant_id=payment.merchant_id, currency=payment.currency, livemode=payment.livemode)
-    return ["fee", "captured_at", "settlement_seq"]
+    return ["fee", "captured_at", "settlement_sequence", "settlement_seq"]
 
 
 def book_capture(payment) -> None:
@@ -52,8 +52,7 @@ def book_capture(payment) -> None:
 
 def _payment_is_settled(payment) -> bool:
     """Under the sequence's lock: a settlement run settling this payment right now is waited for."""
-    settled = settlement.sequence_settled(merchant_id=payment.merchant_id, currency=payment.currency,
-                                          livemode=payment.livemode)
+    settled = settlement.sequence_settled(sequence_id=payment.settlement_sequence_id)
     return payment.settlement_seq is not None and payment.settlement_seq <= settled
 
 
@@ -75,9 +74,9 @@ def book_refund_success(refund) -> list[str]:
     """A refund drawn on pending takes its settlement number (saved by the caller). Returns the fields set."""
     if refund.funded_from != PENDING:
         return []
-    refund.settlement_seq, refund.booked_at = settlement.sequence_book(
+    refund.settlement_sequence_id, refund.settlement_seq, refund.booked_at = settlement.sequence_book(
         merchant_id=refund.merchant_id, currency=refund.currency, livemode=refund.livemode)
-    return ["settlement_seq", "booked_at"]
+    return ["settlement_sequence", "settlement_seq", "booked_at"]
 
 
 def book_refund_failure(refund) -> None:

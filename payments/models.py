@@ -21,10 +21,13 @@ class Payment(models.Model):
     amount_refunded = models.BigIntegerField(default=0)
     fee = models.BigIntegerField(default=0, help_text="Booked at capture (merchants/fees.py)")
     captured_at = models.DateTimeField(null=True, blank=True)
+    settlement_sequence = models.ForeignKey(
+        "payments.SettlementSequence", on_delete=models.PROTECT, null=True, blank=True, editable=False,
+        db_index=False, related_name="+", help_text="The merchant's settlement sequence (currency, mode)")
     settlement_seq = models.BigIntegerField(
         null=True, blank=True, editable=False,
-        help_text="Its place in the merchant's settlement sequence (currency, mode), taken at capture: "
-                  "settled by the settlement whose range holds it (payments/settlement.py)")
+        help_text="Its number in that sequence, taken at capture: settled by the settlement whose range holds it "
+                  "(payments/settlement.py)")
     status = models.CharField(max_length=24, choices=PaymentStatus.choices)
     capture = models.BooleanField(default=True)
     card = models.ForeignKey("cards.Card", on_delete=models.PROTECT, related_name="payments")
@@ -51,8 +54,8 @@ class Payment(models.Model):
             models.Index(fields=["merchant", "livemode", "created"], name="payment_merchant_created"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "currency", "livemode", "settlement_seq"],
-                                    condition=Q(settlement_seq__isnull=False), name="payment_settlement_seq"),
+            models.UniqueConstraint(fields=["settlement_sequence", "settlement_seq"],
+                                    condition=Q(settlement_sequence__isnull=False), name="payment_settlement_seq"),
             models.CheckConstraint(
                 condition=Q(amount__gt=0, amount__lte=MAX_PAYMENT_AMOUNT), name="payment_amount_range"
             ),
@@ -123,9 +126,11 @@ class Refund(models.Model):
                                    related_name="refunds")
     funded_from = models.CharField(max_length=16, blank=True,
                                    help_text="The merchant balance it was drawn from: pending or available")
+    settlement_sequence = models.ForeignKey(
+        "payments.SettlementSequence", on_delete=models.PROTECT, null=True, blank=True, editable=False,
+        db_index=False, related_name="+", help_text="Drawn on pending: the merchant's settlement sequence")
     settlement_seq = models.BigIntegerField(
-        null=True, blank=True, editable=False,
-        help_text="Drawn on pending: its place in the merchant's settlement sequence, taken when it succeeded")
+        null=True, blank=True, editable=False, help_text="Its number in that sequence, taken when it succeeded")
     booked_at = models.DateTimeField(null=True, blank=True, editable=False,
                                      help_text="When it took its place in the settlement sequence")
     idempotency_key = models.CharField(max_length=255, blank=True,
@@ -139,8 +144,8 @@ class Refund(models.Model):
             models.Index(fields=["status", "updated"], name="refund_status_updated"),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["merchant", "currency", "livemode", "settlement_seq"],
-                                    condition=Q(settlement_seq__isnull=False), name="refund_settlement_seq"),
+            models.UniqueConstraint(fields=["settlement_sequence", "settlement_seq"],
+                                    condition=Q(settlement_sequence__isnull=False), name="refund_settlement_seq"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
             models.CheckConstraint(condition=Q(status__in=RefundStatus.values), name="refund_status_valid"),
             models.UniqueConstraint(fields=["api_client", "idempotency_key"], condition=~Q(idempotency_key=""),

@@ -38,8 +38,9 @@ class Settlement(models.Model):
                                         related_name="carried_to")
     total = models.BigIntegerField(default=0, help_text="net + carried_in: paid out if positive")
     carried_forward = models.BigIntegerField(default=0, help_text="total when negative: carried to the next batch")
-    seq_from = models.BigIntegerField(default=0, help_text="Its items follow this number of the merchant's "
-                                                           "settlement sequence (excluded)")
+    sequence = models.ForeignKey("payments.SettlementSequence", on_delete=models.PROTECT, related_name="settlements",
+                                 help_text="The merchant's settlement sequence (currency, mode) it is a range of")
+    seq_from = models.BigIntegerField(default=0, help_text="Its items follow this number of the sequence (excluded)")
     seq_to = models.BigIntegerField(default=0, help_text="... up to this one (included)")
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)

@@ -60,15 +60,14 @@ def payment_problems(limit: int = 50) -> list[str]:
 
 # Not settled: no number yet, or a number after its sequence's settled one.
 _UNSETTLED = """({item}.settlement_seq IS NULL OR NOT EXISTS (SELECT 1 FROM payments_settlementsequence q
-    WHERE q.merchant_id = {item}.merchant_id AND q.currency = {item}.currency AND q.livemode = {item}.livemode
-      AND q.settled >= {item}.settlement_seq))"""
+    WHERE q.id = {item}.settlement_sequence_id AND q.settled >= {item}.settlement_seq))"""
 
-# Every item of every sequence, payments and refunds together.
-_ITEMS = """(SELECT merchant_id, currency, livemode, settlement_seq AS seq FROM payments_payment
-              WHERE settlement_seq IS NOT NULL
+# Every numbered item, payments and refunds together.
+_ITEMS = """(SELECT 'payment' AS kind, id, merchant_id, currency, livemode, settlement_sequence_id AS sequence_id,
+                    settlement_seq AS seq FROM payments_payment WHERE settlement_sequence_id IS NOT NULL
              UNION ALL
-             SELECT merchant_id, currency, livemode, settlement_seq FROM payments_refund
-              WHERE settlement_seq IS NOT NULL) i"""
+             SELECT 'refund', id, merchant_id, currency, livemode, settlement_sequence_id, settlement_seq
+               FROM payments_refund WHERE settlement_sequence_id IS NOT NULL) i"""
 
 
 def _sequence_problems(limit: int) -> list[str]:
@@ -76,43 +75,43 @@ def _sequence_problems(limit: int) -> list[str]:
     problems = []
     # Numbered exactly when they should be: captured payments, and refunds that succeeded drawn on pending.
     for kind, item_id in _rows("""
-        SELECT 'payment', id FROM payments_payment WHERE (amount_captured > 0) <> (settlement_seq IS NOT NULL)
+        SELECT 'payment', id FROM payments_payment
+         WHERE (amount_captured > 0) <> (settlement_seq IS NOT NULL AND settlement_sequence_id IS NOT NULL)
         UNION ALL
         SELECT 'refund', id FROM payments_refund WHERE (status = 'succeeded' AND funded_from = 'pending')
-                                                 <> (settlement_seq IS NOT NULL)
+                                                 <> (settlement_seq IS NOT NULL AND settlement_sequence_id IS NOT NULL)
         LIMIT %s""", [limit]):
         problems.append(f"{kind} {item_id} has a settlement number it should not have, or lacks one it should")
+    # In its own merchant's sequence (currency, mode); and so is each settlement.
+    for kind, item_id in _rows(f"""
+        SELECT i.kind, i.id FROM {_ITEMS} JOIN payments_settlementsequence q ON q.id = i.sequence_id
+         WHERE q.merchant_id <> i.merchant_id OR q.currency <> i.currency OR q.livemode <> i.livemode
+        UNION ALL
+        SELECT 'settlement', s.id FROM payments_settlement s JOIN payments_settlementsequence q ON q.id = s.sequence_id
+         WHERE q.merchant_id <> s.merchant_id OR q.currency <> s.currency OR q.livemode <> s.livemode
+        LIMIT %s""", [limit]):  # noqa: S608 (ours)
+        problems.append(f"{kind} {item_id} is in another merchant's, currency's or mode's settlement sequence")
     # Each sequence's items are numbered 1..booked, each number once (payments and refunds share it).
     for merchant_id, currency, livemode, booked, count, distinct, top in _rows(f"""
         SELECT q.merchant_id, q.currency, q.livemode, q.booked, COUNT(i.seq), COUNT(DISTINCT i.seq), MAX(i.seq)
-          FROM payments_settlementsequence q LEFT JOIN {_ITEMS}
-            ON i.merchant_id = q.merchant_id AND i.currency = q.currency AND i.livemode = q.livemode
+          FROM payments_settlementsequence q LEFT JOIN {_ITEMS} ON i.sequence_id = q.id
          GROUP BY q.id, q.merchant_id, q.currency, q.livemode, q.booked
         HAVING COUNT(i.seq) <> q.booked OR COUNT(DISTINCT i.seq) <> q.booked OR COALESCE(MAX(i.seq), 0) <> q.booked
          LIMIT %s""", [limit]):  # noqa: S608 (ours)
         problems.append(f"settlement sequence {merchant_id} {currency} {'live' if livemode else 'test'}: "
                         f"{booked} booked but {count} item(s), {distinct} distinct number(s), the last {top}")
-    for merchant_id, currency, livemode in _rows(f"""
-        SELECT DISTINCT i.merchant_id, i.currency, i.livemode FROM {_ITEMS} WHERE NOT EXISTS (
-            SELECT 1 FROM payments_settlementsequence q
-             WHERE q.merchant_id = i.merchant_id AND q.currency = i.currency AND q.livemode = i.livemode)
-        LIMIT %s""", [limit]):  # noqa: S608 (ours)
-        problems.append(f"items of {merchant_id} {currency} {'live' if livemode else 'test'} are numbered "
-                        "in no settlement sequence")
     # The settlements of a sequence cover 0..settled, each range starting where the previous one ended.
     for sid, merchant_id, seq_from, expected in _rows("""
         SELECT id, merchant_id, seq_from, previous FROM (
             SELECT s.id, s.merchant_id, s.seq_from, COALESCE(LAG(s.seq_to) OVER (
-                       PARTITION BY s.merchant_id, s.currency, s.livemode ORDER BY s.seq_from, s.seq_to, s.id), 0)
-                   AS previous
+                       PARTITION BY s.sequence_id ORDER BY s.seq_from, s.seq_to, s.id), 0) AS previous
               FROM payments_settlement s) r
          WHERE seq_from <> previous LIMIT %s""", [limit]):
         problems.append(f"settlement {sid} of {merchant_id}: its range starts after number {seq_from}, "
                         f"the previous one ended at {expected} (a gap or an overlap)")
     for merchant_id, currency, livemode, settled, last in _rows("""
         SELECT q.merchant_id, q.currency, q.livemode, q.settled, COALESCE(MAX(s.seq_to), 0)
-          FROM payments_settlementsequence q LEFT JOIN payments_settlement s
-            ON s.merchant_id = q.merchant_id AND s.currency = q.currency AND s.livemode = q.livemode
+          FROM payments_settlementsequence q LEFT JOIN payments_settlement s ON s.sequence_id = q.id
          GROUP BY q.id, q.merchant_id, q.currency, q.livemode, q.settled
         HAVING COALESCE(MAX(s.seq_to), 0) <> q.settled LIMIT %s""", [limit]):
         problems.append(f"settlement sequence {merchant_id} {currency} {'live' if livemode else 'test'} is settled "

@@ -16,6 +16,7 @@ from collections import defaultdict
 
 import django.db.models.deletion
 from django.db import migrations, models
+from django.utils import timezone
 
 VIEW = """
 CREATE VIEW payments_settlementline AS
@@ -24,15 +25,13 @@ SELECT p.id AS id, s.id AS settlement_id, CAST('payment' AS varchar(16)) AS type
        p.captured_at AS occurred_at, p.settlement_seq AS seq
   FROM payments_settlement s
   JOIN payments_payment p
-    ON p.merchant_id = s.merchant_id AND p.currency = s.currency AND p.livemode = s.livemode
-   AND p.settlement_seq > s.seq_from AND p.settlement_seq <= s.seq_to
+    ON p.settlement_sequence_id = s.sequence_id AND p.settlement_seq > s.seq_from AND p.settlement_seq <= s.seq_to
 UNION ALL
 SELECT r.id, s.id, CAST('refund' AS varchar(16)), r.payment_id, -r.amount, 0, -r.amount, r.booked_at,
        r.settlement_seq
   FROM payments_settlement s
   JOIN payments_refund r
-    ON r.merchant_id = s.merchant_id AND r.currency = s.currency AND r.livemode = s.livemode
-   AND r.settlement_seq > s.seq_from AND r.settlement_seq <= s.seq_to
+    ON r.settlement_sequence_id = s.sequence_id AND r.settlement_seq > s.seq_from AND r.settlement_seq <= s.seq_to
 """
 
 
@@ -60,31 +59,38 @@ def number_items(apps, schema_editor):
         unsettled.sort(key=lambda row: (row[0], row[1], bool(row[2]), row[3], row[4]))
         booked = defaultdict(int)  # (merchant, currency, livemode) -> last number
         last_at, settled = {}, {}
-        numbers = {"payment": [], "refund": []}  # (seq, booked_at, item id)
-        ranges = []  # (seq_from, seq_to, settlement id)
+        numbers = {"payment": [], "refund": []}  # (group, seq, booked_at, item id)
+        ranges = []  # (group, seq_from, seq_to, settlement id)
         for settlement_id, merchant_id, currency, livemode in settlements:
             group = (merchant_id, currency, bool(livemode))
             start = booked[group]
             for occurred_at, item_id, kind in sorted(lines.get(settlement_id, ())):
                 booked[group] += 1
-                numbers[kind].append((booked[group], occurred_at, item_id))
+                numbers[kind].append((group, booked[group], occurred_at, item_id))
                 last_at[group] = max(last_at.get(group, occurred_at), occurred_at)
-            ranges.append((start, booked[group], settlement_id))
+            ranges.append((group, start, booked[group], settlement_id))
             settled[group] = booked[group]
         for merchant_id, currency, livemode, at, item_id, kind in unsettled:
             group = (merchant_id, currency, bool(livemode))
             booked[group] += 1
-            numbers[kind].append((booked[group], at, item_id))
+            numbers[kind].append((group, booked[group], at, item_id))
             last_at[group] = max(last_at.get(group, at), at)
-        cursor.executemany("UPDATE payments_payment SET settlement_seq = %s WHERE id = %s",
-                           [(seq, item_id) for seq, _, item_id in numbers["payment"]])
-        cursor.executemany("UPDATE payments_refund SET settlement_seq = %s, booked_at = %s WHERE id = %s",
-                           numbers["refund"])
-        cursor.executemany("UPDATE payments_settlement SET seq_from = %s, seq_to = %s WHERE id = %s", ranges)
+        groups = set(booked) | {(m, c, bool(lm)) for _, m, c, lm in settlements}
+        now = timezone.now()
         cursor.executemany(
             "INSERT INTO payments_settlementsequence (merchant_id, currency, livemode, booked, booked_at, settled) "
             "VALUES (%s, %s, %s, %s, %s, %s)",
-            [(*group, count, last_at[group], settled.get(group, 0)) for group, count in booked.items() if count])
+            [(*group, booked[group], last_at.get(group, now), settled.get(group, 0)) for group in sorted(groups)])
+        ids = {(m, c, bool(lm)): pk for pk, m, c, lm in _rows(
+            cursor, "SELECT id, merchant_id, currency, livemode FROM payments_settlementsequence")}
+        cursor.executemany("UPDATE payments_payment SET settlement_sequence_id = %s, settlement_seq = %s WHERE id = %s",
+                           [(ids[group], seq, item_id) for group, seq, _, item_id in numbers["payment"]])
+        cursor.executemany("UPDATE payments_refund SET settlement_sequence_id = %s, settlement_seq = %s, booked_at = %s "
+                           "WHERE id = %s", [(ids[group], *rest) for group, *rest in numbers["refund"]])
+        cursor.executemany("UPDATE payments_settlement SET sequence_id = %s, seq_from = %s, seq_to = %s WHERE id = %s",
+                           [(ids[group], *rest) for group, *rest in ranges])
+        if schema_editor.connection.vendor == "postgresql":  # the FK checks now, so the ALTER TABLEs that follow can run
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def covering_indexes(apps, schema_editor):
@@ -97,8 +103,8 @@ def covering_indexes(apps, schema_editor):
     for table, name, include in (("payments_payment", "payment_settlement_seq", "amount_captured, fee, captured_at"),
                                  ("payments_refund", "refund_settlement_seq", "amount, booked_at")):
         schema_editor.execute(f"DROP INDEX {name}")
-        schema_editor.execute(f"CREATE UNIQUE INDEX {name} ON {table} (merchant_id, currency, livemode, "
-                              f"settlement_seq) INCLUDE ({include}) WHERE settlement_seq IS NOT NULL")
+        schema_editor.execute(f"CREATE UNIQUE INDEX {name} ON {table} (settlement_sequence_id, settlement_seq) "
+                              f"INCLUDE ({include}) WHERE settlement_sequence_id IS NOT NULL")
 
 
 def materialize_lines(apps, schema_editor):
@@ -107,14 +113,12 @@ def materialize_lines(apps, schema_editor):
         cursor.execute("""
             INSERT INTO payments_settlementline (id, settlement_id, type, payment_id, gross, fee, net, occurred_at)
             SELECT p.id, s.id, 'payment', p.id, p.amount_captured, p.fee, p.amount_captured - p.fee, p.captured_at
-              FROM payments_settlement s JOIN payments_payment p
-                ON p.merchant_id = s.merchant_id AND p.currency = s.currency AND p.livemode = s.livemode
+              FROM payments_settlement s JOIN payments_payment p ON p.settlement_sequence_id = s.sequence_id
                AND p.settlement_seq > s.seq_from AND p.settlement_seq <= s.seq_to""")
         cursor.execute("""
             INSERT INTO payments_settlementline (id, settlement_id, type, payment_id, gross, fee, net, occurred_at)
             SELECT r.id, s.id, 'refund', r.payment_id, -r.amount, 0, -r.amount, r.booked_at
-              FROM payments_settlement s JOIN payments_refund r
-                ON r.merchant_id = s.merchant_id AND r.currency = s.currency AND r.livemode = s.livemode
+              FROM payments_settlement s JOIN payments_refund r ON r.settlement_sequence_id = s.sequence_id
                AND r.settlement_seq > s.seq_from AND r.settlement_seq <= s.seq_to""")
 
 
@@ -146,8 +150,18 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='payment',
+            name='settlement_sequence',
+            field=models.ForeignKey(blank=True, db_index=False, editable=False, help_text="The merchant's settlement sequence (currency, mode)", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='payments.settlementsequence'),
+        ),
+        migrations.AddField(
+            model_name='payment',
             name='settlement_seq',
-            field=models.BigIntegerField(blank=True, editable=False, help_text="Its place in the merchant's settlement sequence (currency, mode), taken at capture: settled by the settlement whose range holds it (payments/settlement.py)", null=True),
+            field=models.BigIntegerField(blank=True, editable=False, help_text='Its number in that sequence, taken at capture: settled by the settlement whose range holds it (payments/settlement.py)', null=True),
+        ),
+        migrations.AddField(
+            model_name='refund',
+            name='settlement_sequence',
+            field=models.ForeignKey(blank=True, db_index=False, editable=False, help_text="Drawn on pending: the merchant's settlement sequence", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='payments.settlementsequence'),
         ),
         migrations.AddField(
             model_name='refund',
@@ -157,12 +171,17 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='refund',
             name='settlement_seq',
-            field=models.BigIntegerField(blank=True, editable=False, help_text="Drawn on pending: its place in the merchant's settlement sequence, taken when it succeeded", null=True),
+            field=models.BigIntegerField(blank=True, editable=False, help_text='Its number in that sequence, taken when it succeeded', null=True),
+        ),
+        migrations.AddField(
+            model_name='settlement',
+            name='sequence',
+            field=models.ForeignKey(null=True, help_text="The merchant's settlement sequence (currency, mode) it is a range of", on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='payments.settlementsequence'),
         ),
         migrations.AddField(
             model_name='settlement',
             name='seq_from',
-            field=models.BigIntegerField(default=0, help_text="Its items follow this number of the merchant's settlement sequence (excluded)"),
+            field=models.BigIntegerField(default=0, help_text='Its items follow this number of the sequence (excluded)'),
         ),
         migrations.AddField(
             model_name='settlement',
@@ -170,13 +189,18 @@ class Migration(migrations.Migration):
             field=models.BigIntegerField(default=0, help_text='... up to this one (included)'),
         ),
         migrations.RunPython(number_items, materialize_lines),
+        migrations.AlterField(
+            model_name='settlement',
+            name='sequence',
+            field=models.ForeignKey(help_text="The merchant's settlement sequence (currency, mode) it is a range of", on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='payments.settlementsequence'),
+        ),
         migrations.AddConstraint(
             model_name='payment',
-            constraint=models.UniqueConstraint(condition=models.Q(('settlement_seq__isnull', False)), fields=('merchant', 'currency', 'livemode', 'settlement_seq'), name='payment_settlement_seq'),
+            constraint=models.UniqueConstraint(condition=models.Q(('settlement_sequence__isnull', False)), fields=('settlement_sequence', 'settlement_seq'), name='payment_settlement_seq'),
         ),
         migrations.AddConstraint(
             model_name='refund',
-            constraint=models.UniqueConstraint(condition=models.Q(('settlement_seq__isnull', False)), fields=('merchant', 'currency', 'livemode', 'settlement_seq'), name='refund_settlement_seq'),
+            constraint=models.UniqueConstraint(condition=models.Q(('settlement_sequence__isnull', False)), fields=('settlement_sequence', 'settlement_seq'), name='refund_settlement_seq'),
         ),
         migrations.AddConstraint(
             model_name='settlement',

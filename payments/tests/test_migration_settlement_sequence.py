@@ -20,7 +20,7 @@ LINE_COLUMNS = "id, settlement_id, type, payment_id, gross, fee, net"
 
 def lines() -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {LINE_COLUMNS} FROM payments_settlementline ORDER BY id")  # noqa: S608
+        cursor.execute(f"SELECT {LINE_COLUMNS} FROM payments_settlementline ORDER BY id")
         return cursor.fetchall()
 
 

@@ -52,7 +52,7 @@ def _database_url() -> str:
     return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-@pytest.mark.parametrize("stage", ["sequences_locked", "totals_computed", "completed"])
+@pytest.mark.parametrize("stage", ["sequences_locked", "settlements_created", "completed"])
 def test_worker_killed_mid_settlement_rolls_back_and_the_rerun_settles_each_payment_once(tmp_path, stage):
     merchants = [MerchantFactory(payout_iban=VALID_IBAN) for _ in range(3)]
     for m in merchants:

@@ -136,8 +136,9 @@ def test_lines_are_a_read_only_view(merchant, plan):
         SettlementLine.objects.filter(pk=payment.pk).update(net=0)
 
 
-@pytest.mark.parametrize("tamper", ["gap", "overlap", "settled", "booked", "unnumbered", "numbered", "duplicate"])
-def test_verify_catches_a_broken_sequence(merchant, plan, tamper):
+@pytest.mark.parametrize("tamper", ["gap", "overlap", "settled", "booked", "unnumbered", "numbered", "duplicate",
+                                    "elsewhere"])
+def test_verify_catches_a_broken_sequence(merchant, plan, other_merchant, tamper):
     make_payment(merchant, amount=10_000)
     make_payment(merchant, amount=5_000)
     [one] = settle()
@@ -148,7 +149,7 @@ def test_verify_catches_a_broken_sequence(merchant, plan, tamper):
     expected = {
         "gap": "(a gap or an overlap)", "overlap": "(a gap or an overlap)", "settled": "is settled up to",
         "booked": "booked but", "unnumbered": "lacks one it should", "numbered": "lacks one it should",
-        "duplicate": "distinct number(s)",
+        "duplicate": "distinct number(s)", "elsewhere": "in another merchant's",
     }[tamper]
     if tamper == "gap":
         Settlement.objects.filter(pk=two).update(seq_from=3)  # number 3 in no settlement
@@ -162,8 +163,11 @@ def test_verify_catches_a_broken_sequence(merchant, plan, tamper):
         Payment.objects.filter(pk=third.pk).update(settlement_seq=None)
     elif tamper == "numbered":
         Refund.objects.filter(pk=r.pk).update(funded_from="available")  # an available refund has no number
-    else:  # payments and refunds share the numbers: the database cannot see this one, ledger_verify does
+    elif tamper == "duplicate":  # payments and refunds share the numbers: the database cannot see this one
         Refund.objects.filter(pk=r.pk).update(settlement_seq=2)  # the second payment's number
+    else:  # numbered in another merchant's sequence
+        make_payment(other_merchant, amount=1_000)
+        Payment.objects.filter(pk=third.pk).update(settlement_sequence=sequence(other_merchant))
     problems = verify_all(record=False)
     assert any(expected in p for p in problems), problems
     assert one != two
