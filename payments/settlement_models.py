@@ -39,6 +39,7 @@ class Settlement(models.Model):
     total = models.BigIntegerField(default=0, help_text="net + carried_in: paid out if positive")
     carried_forward = models.BigIntegerField(default=0, help_text="total when negative: carried to the next batch")
     sequence = models.ForeignKey("payments.SettlementSequence", on_delete=models.PROTECT, related_name="settlements",
+                                 db_index=False,  # settlement_sequence_range leads with it
                                  help_text="The merchant's settlement sequence (currency, mode) it is a range of")
     seq_from = models.BigIntegerField(default=0, help_text="Its items follow this number of the sequence (excluded)")
     seq_to = models.BigIntegerField(default=0, help_text="... up to this one (included)")
@@ -46,7 +47,9 @@ class Settlement(models.Model):
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="settlement_merchant_list")]
+        indexes = [models.Index(fields=["merchant", "livemode", "-id"], name="settlement_merchant_list"),
+                   # The settlement holding an item: the first of its sequence ending at or after its number.
+                   models.Index(fields=["sequence", "seq_to"], name="settlement_sequence_range")]
         constraints = [
             models.CheckConstraint(condition=Q(seq_from__gte=0, seq_to__gte=F("seq_from")),
                                    name="settlement_seq_range"),

@@ -176,7 +176,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='settlement',
             name='sequence',
-            field=models.ForeignKey(null=True, help_text="The merchant's settlement sequence (currency, mode) it is a range of", on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='payments.settlementsequence'),
+            field=models.ForeignKey(db_index=False, null=True, help_text="The merchant's settlement sequence (currency, mode) it is a range of", on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='payments.settlementsequence'),
         ),
         migrations.AddField(
             model_name='settlement',
@@ -192,7 +192,11 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='settlement',
             name='sequence',
-            field=models.ForeignKey(help_text="The merchant's settlement sequence (currency, mode) it is a range of", on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='payments.settlementsequence'),
+            field=models.ForeignKey(db_index=False, help_text="The merchant's settlement sequence (currency, mode) it is a range of", on_delete=django.db.models.deletion.PROTECT, related_name='settlements', to='payments.settlementsequence'),
+        ),
+        migrations.AddIndex(
+            model_name='settlement',
+            index=models.Index(fields=['sequence', 'seq_to'], name='settlement_sequence_range'),
         ),
         migrations.AddConstraint(
             model_name='payment',
