@@ -84,16 +84,9 @@ DECLINES: dict[str, tuple[str, str]] = {
 
 
 class SettlementStatus(models.TextChoices):
-    # `open` exists only inside the settlement run's transaction (lines being attached); a run that
-    # dies rolls back and leaves nothing open. `completed` is final.
-    OPEN = "open", "Open"
+    # A settlement is created whole by its run (a range of its merchant's settlement sequence, nothing
+    # attached later), so it is `completed` from its first commit and never changes: its payout moves.
     COMPLETED = "completed", "Completed"
-
-
-SETTLEMENT_TRANSITIONS: dict[str, set[str]] = {
-    SettlementStatus.OPEN: {SettlementStatus.COMPLETED},
-    SettlementStatus.COMPLETED: set(),
-}
 
 
 class PayoutStatus(models.TextChoices):

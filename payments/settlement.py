@@ -15,18 +15,18 @@ before the cutoff. In ONE transaction, with a few SQL statements over the whole 
    count, gross, refunds, fees and the last number N, checked to be exactly the numbers
    `settled` + 1 .. N (a gap would be an item booked out of order: that sequence is not settled
    and the run says so loudly);
-3. one `open` Settlement per sequence with those totals and the range (`seq_from`, `seq_to`]
-   (UNIQUE (merchant, currency, livemode, period): a period is settled exactly once), and the
+3. one Settlement per sequence, whole and final (`completed`): its totals, the negative total carried
+   in from the merchant's previous one, and the range (`seq_from`, `seq_to`] (UNIQUE (merchant,
+   currency, livemode, period): a period is settled exactly once), with its event row; the
    sequences moved to N with one UPDATE;
-4. for every batch at once (the same statements for 1 batch or 10,000): the carried-forward
-   negative net, the ledger entries moving each total from pending to available (and the scheme's
-   funds into bank cash), the payouts when positive, the `completed` transitions with their event
-   rows, and the events.
+4. for every batch at once (the same statements for 1 batch or 10,000): the ledger entries moving
+   each total from pending to available (and the scheme's funds into bank cash), the payouts when
+   positive, and the events.
 
 Nothing is written per item: a settlement's lines are the items in its range, read through the
 `payments_settlementline` view, and a payment is settled when its number is at most its sequence's
-`settled`. A worker killed anywhere in between rolls the whole run back (nothing `open` survives a
-crash, no sequence moves) and the task, delivered again (`acks_late`), starts over; a run repeated
+`settled`. A worker killed anywhere in between rolls the whole run back (no settlement, no sequence
+moved) and the task, delivered again (`acks_late`), starts over; a run repeated
 after success finds the period settled and does nothing. A PostgreSQL advisory lock serializes
 concurrent runs.
 """
@@ -49,12 +49,7 @@ from ledger.services import Line
 from merchants import selectors as merchant_selectors
 from merchants.iban import iban_is_valid
 
-from .constants import (
-    PAYOUT_TRANSITIONS,
-    SETTLEMENT_TRANSITIONS,
-    PayoutStatus,
-    SettlementStatus,
-)
+from .constants import PAYOUT_TRANSITIONS, PayoutStatus, SettlementStatus
 from .models import Payout, PayoutEvent, Settlement, SettlementEvent, SettlementSequence
 
 logger = logging.getLogger(__name__)
@@ -195,7 +190,7 @@ def settlement_run(*, period: date, cutoff: datetime | None = None, actor: str =
                 continue
             net = gross - refunded - fees
             batches.append(Settlement(merchant_id=seq.merchant_id, currency=seq.currency, livemode=seq.livemode,
-                                      sequence=seq, period=period, cutoff=cutoff, status=SettlementStatus.OPEN,
+                                      sequence=seq, period=period, cutoff=cutoff, status=SettlementStatus.COMPLETED,
                                       payment_count=payments, refund_count=refunds, gross=gross, refunds=refunded,
                                       fees=fees, net=net, total=net, seq_from=seq.settled, seq_to=last))
             seq.settled = last
@@ -203,37 +198,43 @@ def settlement_run(*, period: date, cutoff: datetime | None = None, actor: str =
         if not batches:
             return []
         batches.sort(key=lambda stl: (stl.merchant_id, stl.currency, stl.livemode))
-        Settlement.objects.bulk_create(batches)
+        _carry_in(batches)
+        Settlement.objects.bulk_create(batches)  # whole and final: nothing is attached to a settlement later
+        SettlementEvent.objects.bulk_create([
+            SettlementEvent(settlement=stl, type="settlement.created", to_status=stl.status, actor=actor)
+            for stl in batches])
         _update_rows(moved, ["settled"])
         _checkpoint("settlements_created")
-        _settlements_complete(batches, actor=actor)
+        _settlements_pay(batches, actor=actor)
         ids = [stl.pk for stl in batches]
         _checkpoint("completed")
     logger.info("settled %d batch(es) for %s (cutoff %s)", len(ids), period, cutoff.isoformat())
     return ids
 
 
-def _settlements_complete(batches: list[Settlement], *, actor: str) -> None:
-    """Carry, ledger, payout, status and events of every batch of the run, inside the run's transaction: a
-    fixed number of statements whatever the number of batches (one ledger call for every entry, bulk
-    INSERTs and one UPDATE), never a round of statements per merchant."""
-    if not batches:
-        return
-    # The negative total a batch takes over: its merchant's last completed one not carried yet.
+def _carry_in(batches: list[Settlement]) -> None:
+    """Each new batch takes over the negative total of its merchant's last settlement not carried yet (same
+    currency and mode): total = net + carried in; a negative total is carried forward, not paid."""
     carries = (Settlement.objects.filter(merchant_id__in={stl.merchant_id for stl in batches},
-                                         status=SettlementStatus.COMPLETED, carried_forward__lt=0,
-                                         carried_to__isnull=True)
-               .exclude(pk__in=[stl.pk for stl in batches]).order_by("-period", "-pk"))
+                                         carried_forward__lt=0, carried_to__isnull=True)
+               .order_by("-period", "-pk"))
     previous: dict[tuple, Settlement] = {}
     for carry in carries:
         previous.setdefault((carry.merchant_id, carry.currency, carry.livemode), carry)
-    entries = []
     for stl in batches:
         carry = previous.get((stl.merchant_id, stl.currency, stl.livemode))
         if carry is not None:
             stl.carried_in, stl.carried_from = carry.carried_forward, carry
         stl.total = stl.net + stl.carried_in
         stl.carried_forward = min(stl.total, 0)
+
+
+def _settlements_pay(batches: list[Settlement], *, actor: str) -> None:
+    """Ledger, payouts and events of every batch of the run, inside the run's transaction: a fixed number of
+    statements whatever the number of batches (one ledger call for every entry, bulk INSERTs), never a round
+    of statements per merchant."""
+    entries = []
+    for stl in batches:
         lines = []
         if stl.total > 0:
             lines += [Line(AccountPurpose.MERCHANT_PENDING, stl.total, stl.merchant_id),
@@ -245,8 +246,6 @@ def _settlements_complete(batches: list[Settlement], *, actor: str) -> None:
             entries.append(ledger.NewEntry(key=f"settlement:{stl.pk}", type=EntryType.SETTLEMENT,
                                            currency=stl.currency, livemode=stl.livemode, merchant_id=stl.merchant_id,
                                            source=stl.pk, amount=max(stl.total, 0), lines=lines))
-    _settlements_transition(batches, to_status=SettlementStatus.COMPLETED, actor=actor,
-                            fields=["carried_in", "carried_from", "total", "carried_forward"])
     payouts = _payouts_create([stl for stl in batches if stl.total > 0], actor=actor)
     # In order: each settlement's entry (pending -> available), then the payouts' (available -> clearing).
     ledger.entries_post(entries=entries + [
@@ -258,23 +257,6 @@ def _settlements_complete(batches: list[Settlement], *, actor: str) -> None:
         for payout in payouts])
     _publish("settlement.created", batches)
     _publish("payout.created", payouts)
-
-
-def _settlements_transition(batches: list[Settlement], *, to_status: str, actor: str, fields=()) -> None:
-    """The one place a settlement's status changes (the rows are locked by the caller): check the table for
-    each, write them all with one UPDATE, append their events. Published by the caller."""
-    for stl in batches:
-        if to_status not in SETTLEMENT_TRANSITIONS.get(stl.status, set()):
-            raise StateError(f"This settlement is {stl.status}; it cannot become {to_status}.",
-                             code="settlement_unexpected_state")
-    now = timezone.now()
-    events = []
-    for stl in batches:
-        events.append(SettlementEvent(settlement=stl, type="settlement.created", from_status=stl.status,
-                                      to_status=to_status, actor=actor))
-        stl.status, stl.updated = to_status, now
-    _update_rows(batches, ["status", "updated", *fields])
-    SettlementEvent.objects.bulk_create(events)
 
 
 def _update_rows(objs: list, fields: list[str]) -> None:

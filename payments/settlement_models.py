@@ -26,7 +26,7 @@ class Settlement(models.Model):
     currency = models.CharField(max_length=3)
     period = models.DateField(help_text="The settlement day")
     cutoff = models.DateTimeField(help_text="Items captured (refunds succeeded) before this are included")
-    status = models.CharField(max_length=16, choices=SettlementStatus.choices, default=SettlementStatus.OPEN)
+    status = models.CharField(max_length=16, choices=SettlementStatus.choices, default=SettlementStatus.COMPLETED)
     payment_count = models.IntegerField(default=0)
     refund_count = models.IntegerField(default=0)
     gross = models.BigIntegerField(default=0, help_text="Sum of captured amounts")
@@ -99,6 +99,8 @@ class SettlementLine(models.Model):
     The view (migration payments/0005) joins each settlement to the payments and refunds whose
     sequence numbers fall in its range, so a settlement run writes nothing per item and the lines
     can never disagree with the items. Read-only; `id` is the item's id (`pay_...` or `re_...`).
+    On SQLite, a migration altering the payments, refunds or settlements table must drop the view
+    and create it again around that change (see migration 0005).
     """
 
     id = models.CharField(primary_key=True, max_length=ID_MAX_LENGTH, editable=False,

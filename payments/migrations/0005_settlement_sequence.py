@@ -10,6 +10,10 @@ settlement by settlement (period, then id; within one, by time and id), so each 
 holds exactly its lines; then the items not settled yet, by booking time (capture time; a refund's
 last update). The sequence is left at the last number, settled up to the last settled one.
 Reversible: going back materializes the view into the lines table again.
+
+On SQLite, a later migration that alters payments_payment, payments_refund or payments_settlement
+(which SQLite does by rebuilding the table) must drop the view first and create it again after
+(VIEW below): SQLite refuses to rename a table a view reads from.
 """
 
 from collections import defaultdict
@@ -209,6 +213,21 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='settlement',
             constraint=models.CheckConstraint(condition=models.Q(('seq_from__gte', 0), ('seq_to__gte', models.F('seq_from'))), name='settlement_seq_range'),
+        ),
+        # A settlement is created whole and final: `open` (which lived only inside a run's transaction while
+        # lines were written) is gone.
+        migrations.RemoveConstraint(
+            model_name='settlement',
+            name='settlement_status_valid',
+        ),
+        migrations.AlterField(
+            model_name='settlement',
+            name='status',
+            field=models.CharField(choices=[('completed', 'Completed')], default='completed', max_length=16),
+        ),
+        migrations.AddConstraint(
+            model_name='settlement',
+            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['completed'])), name='settlement_status_valid'),
         ),
         migrations.RunPython(covering_indexes, migrations.RunPython.noop),
         migrations.DeleteModel(name='SettlementLine'),
