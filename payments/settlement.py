@@ -26,9 +26,8 @@ before the cutoff. In ONE transaction, with a few SQL statements over the whole 
 Nothing is written per item: a settlement's lines are the items in its range, read through the
 `payments_settlementline` view, and a payment is settled when its number is at most its sequence's
 `settled`. A worker killed anywhere in between rolls the whole run back (no settlement, no sequence
-moved) and the task, delivered again (`acks_late`), starts over; a run repeated
-after success finds the period settled and does nothing. A PostgreSQL advisory lock serializes
-concurrent runs.
+moved) and the task, delivered again (`acks_late`), starts over; a run repeated after success finds
+the period settled and does nothing. A PostgreSQL advisory lock serializes concurrent runs.
 """
 
 from __future__ import annotations
