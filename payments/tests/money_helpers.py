@@ -21,6 +21,13 @@ def settle(period=None):
     return settlement_run(period=period or next_period(), cutoff=timezone.now() + timedelta(seconds=1))
 
 
+def refund(merchant, payment, amount=None):
+    """A test-mode refund of `payment` through the service (the whole remaining amount by default)."""
+    from .. import services
+
+    return services.refund_create(merchant_id=merchant.pk, livemode=False, payment_id=payment.pk, amount=amount)
+
+
 def failing_refunds(monkeypatch):
     monkeypatch.setattr(TestSimulator, "refund",
                         lambda self, **kw: OperationResult(ok=False, reference="", failure_code="refund_failed"))

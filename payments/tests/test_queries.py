@@ -43,8 +43,9 @@ RISK = 6 + 4 + 3
 # SELECT its key, SAVEPOINT + INSERT + RELEASE, SELECT ... FOR UPDATE of its 3 accounts, one INSERT of the
 # postings, one UPDATE of the balances, RELEASE. The first capture of a merchant in a currency also creates
 # its accounts (per account: SELECT, SAVEPOINT + INSERT + RELEASE, and one more locking SELECT): these
-# tests capture a new merchant's first payment.
-LEDGER = 11 + 3 * 4 + 1
+# tests capture a new merchant's first payment. Before the entry, the capture's number in the merchant's
+# settlement sequence: one upsert (payments/settlement.py).
+LEDGER = 11 + 3 * 4 + 1 + 1
 # API request log (core.request_log, issue #7): one INSERT after the response was sent; inside the test
 # transaction it shows as SAVEPOINT + INSERT + RELEASE (in production: the INSERT alone, in autocommit).
 REQUEST_LOG = 3

@@ -15,25 +15,14 @@ from ..constants import PAYOUT_TRANSITIONS, PayoutStatus, RefundStatus, Settleme
 from ..models import Payment, Payout, PayoutEvent, Refund, Settlement, SettlementEvent, SettlementLine
 from ..verification import verify_all
 from .factories import make_payment
-from .money_helpers import VALID_IBAN, failing_refunds, next_period, settle
+from .money_helpers import VALID_IBAN, failing_refunds, next_period, refund, settle
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def plan(merchant):
-    merchant.payout_iban = VALID_IBAN
-    merchant.save()
-    fee_plan_set(merchant_id=merchant.pk, currency="EUR", percent_bps=250, fixed_amount=30)  # 2.5% + 0.30
 
 
 def balance(merchant, currency="EUR"):
     return ledger_selectors.balances_for_merchant(merchant_id=merchant.pk, livemode=False).get(
         currency, {"available": 0, "pending": 0})
-
-
-def refund(merchant, payment, amount=None):
-    return services.refund_create(merchant_id=merchant.pk, livemode=False, payment_id=payment.pk, amount=amount)
 
 
 def test_capture_books_gross_fee_and_net(merchant, plan):

@@ -6,27 +6,14 @@ from datetime import timedelta
 import pytest
 from django.db import DatabaseError, IntegrityError, transaction
 
-from merchants.fees import fee_plan_set
-
 from .. import services, settlement
 from ..constants import PayoutStatus
 from ..models import Payment, Payout, Refund, Settlement, SettlementLine, SettlementSequence
 from ..verification import verify_all
 from .factories import make_payment
-from .money_helpers import VALID_IBAN, next_period, settle
+from .money_helpers import next_period, refund, settle
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def plan(merchant):
-    merchant.payout_iban = VALID_IBAN
-    merchant.save()
-    fee_plan_set(merchant_id=merchant.pk, currency="EUR", percent_bps=250, fixed_amount=30)
-
-
-def refund(merchant, payment, amount=None):
-    return services.refund_create(merchant_id=merchant.pk, livemode=False, payment_id=payment.pk, amount=amount)
 
 
 def sequence(merchant, currency="EUR"):
