@@ -102,6 +102,17 @@ class Money:
         """For display only."""
         return Decimal(self.amount).scaleb(-exponent(self.currency))
 
+    @classmethod
+    def from_decimal(cls, value: Decimal, currency: str) -> Money:
+        """The inverse of `to_decimal`, for amounts typed by a person: Decimal("12.50"), EUR -> 1250 EUR.
+        Never rounds: ValueError if the value is finer than the currency's minor unit (or not finite)."""
+        if not value.is_finite():
+            raise ValueError("Not a finite amount")
+        minor = value.scaleb(exponent(currency))
+        if minor != minor.to_integral_value():
+            raise ValueError(f"{normalize_currency(currency)} amounts have at most {exponent(currency)} decimals")
+        return cls(int(minor), currency)
+
     def format(self, locale: str = "en_US") -> str:
         return format_currency(self.to_decimal(), self.currency, locale=locale)
 

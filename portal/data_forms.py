@@ -1,7 +1,7 @@
 """Forms of the merchant's data pages: filters, the refund, webhook endpoints.
 
-Amounts are typed in the currency's major unit ("12.50") and turned into integer minor units with
-the currency's ISO 4217 exponent; anything finer than the minor unit is refused, never rounded.
+Amounts are typed in the currency's major unit ("12.50") and turned into integer minor units by
+core.money.Money.from_decimal; anything finer than the minor unit is refused, never rounded.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ def to_minor_units(text: str, currency: str) -> int:
         raise forms.ValidationError("Enter a positive amount.")
     if value >= 10**15:
         raise forms.ValidationError("That amount is too large.")
-    minor = value.scaleb(places)
-    if minor != minor.to_integral_value():
+    try:
+        return Money.from_decimal(value, currency).amount
+    except ValueError:
         unit = "no decimals" if places == 0 else f"at most {places} decimals"
         raise forms.ValidationError(f"{currency} amounts have {unit}.")
-    return int(minor)
 
 
 def from_minor_units(amount: int, currency: str) -> str:

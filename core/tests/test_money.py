@@ -154,3 +154,21 @@ def test_display_decimal_round_trips_to_the_integer_amount(amount, currency):
     money = Money(amount, currency)
     assert money.to_decimal().scaleb(exponent(currency)) == amount
     assert money.to_decimal().as_tuple().exponent == -exponent(currency) or amount == 0
+
+
+@given(amounts, currencies)
+def test_from_decimal_is_the_inverse_of_to_decimal(amount, currency):
+    assert Money.from_decimal(Money(amount, currency).to_decimal(), currency) == Money(amount, currency)
+
+
+@pytest.mark.parametrize(("text", "currency", "amount"), [("12.50", "EUR", 1250), ("12.5", "eur", 1250),
+                                                          ("1000", "JPY", 1000), ("1.234", "KWD", 1234)])
+def test_from_decimal(text, currency, amount):
+    assert Money.from_decimal(Decimal(text), currency) == Money(amount, currency.upper())
+
+
+@pytest.mark.parametrize(("text", "currency"),
+                         [("12.505", "EUR"), ("10.5", "JPY"), ("NaN", "EUR"), ("Infinity", "EUR")])
+def test_from_decimal_never_rounds(text, currency):
+    with pytest.raises(ValueError):
+        Money.from_decimal(Decimal(text), currency)
