@@ -4,18 +4,15 @@ import pytest
 from rest_framework.test import APIClient
 
 from core.scopes import MERCHANT_SCOPES
-from merchants.fees import fee_plan_set
 
 from ..processors import TestSimulator
-from .money_helpers import VALID_IBAN
+from .money_helpers import give_fee_plan
 
 
 @pytest.fixture
 def plan(merchant):
     """`merchant` with a payout IBAN and a EUR fee plan of 2.5% + 0.30 (the ledger and settlement tests)."""
-    merchant.payout_iban = VALID_IBAN
-    merchant.save()
-    fee_plan_set(merchant_id=merchant.pk, currency="EUR", percent_bps=250, fixed_amount=30)
+    give_fee_plan(merchant)
 
 
 @pytest.fixture

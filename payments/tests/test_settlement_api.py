@@ -6,26 +6,16 @@ import io
 import pytest
 from rest_framework.test import APIClient
 
-from merchants.fees import fee_plan_set
-
-from .. import services
-from ..models import Payout
 from .factories import make_payment
-from .money_helpers import VALID_IBAN, settle
+from .money_helpers import settle_sample
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def settled(merchant):
-    merchant.payout_iban = VALID_IBAN
-    merchant.save()
-    fee_plan_set(merchant_id=merchant.pk, currency="EUR", percent_bps=250, fixed_amount=30)
-    p1 = make_payment(merchant, amount=10_000)
-    p2 = make_payment(merchant, amount=5_000)
-    r = services.refund_create(merchant_id=merchant.pk, livemode=False, payment_id=p1.pk, amount=1_000)
-    [stl_id] = settle()
-    return {"payments": [p1, p2], "refund": r, "settlement": stl_id, "payout": Payout.objects.get().pk}
+    sample = settle_sample(merchant)
+    return {**sample, "payout": sample["payout"].pk}  # these tests compare with the API's ids
 
 
 def test_balance(api, merchant, settled):

@@ -3,11 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from merchants.fees import fee_plan_set
-from payments import services
-from payments.models import Payout
 from payments.tests.factories import make_payment
-from payments.tests.money_helpers import VALID_IBAN, settle
+from payments.tests.money_helpers import settle_sample
 
 from .conftest import page
 
@@ -16,14 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def settled(merchant):
-    merchant.payout_iban = VALID_IBAN
-    merchant.save()
-    fee_plan_set(merchant_id=merchant.pk, currency="EUR", percent_bps=250, fixed_amount=30)
-    p1 = make_payment(merchant, amount=10_000)
-    p2 = make_payment(merchant, amount=5_000)
-    refund = services.refund_create(merchant_id=merchant.pk, livemode=False, payment_id=p1.pk, amount=1_000)
-    [stl_id] = settle()
-    return {"payments": [p1, p2], "refund": refund, "settlement": stl_id, "payout": Payout.objects.get()}
+    return settle_sample(merchant)
 
 
 def test_empty_states(viewer):
