@@ -253,8 +253,9 @@ def test_event_payloads_hold_no_card_number_and_no_cvc(merchant):
     card = issue_card(merchant, type="virtual")
     secrets = secrets_of(card)
     issuing.card_details_reveal(card_id=card.id, actor="test", merchant_id=merchant.pk, livemode=True)
-    auth_id = authorize(card, 700).authorization_id
-    authorization.authorization_capture(authorization_id=auth_id, amount=700, reference="c")
+    # Amounts of other lengths than a CVC's three digits, so that no amount can be mistaken for one.
+    auth_id = authorize(card, 7000).authorization_id
+    authorization.authorization_capture(authorization_id=auth_id, amount=7000, reference="c")
     authorize(card, 10, cvc=wrong_cvc(secrets["cvc"]))
     new = issuing.card_reissue(card_id=card.id, reason="lost")
     new_secrets = secrets_of(new)
