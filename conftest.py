@@ -1,9 +1,15 @@
 """Shared pytest fixtures: merchants, API clients, OAuth tokens and an authenticated API client."""
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from core.scopes import MERCHANT_SCOPES
+
+# Property tests are judged on what they find, never on how long an example takes: a loaded CI
+# machine must not fail one with DeadlineExceeded. print_blob lets a failure found in CI be replayed.
+hypothesis_settings.register_profile("payments", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("payments")
 
 
 @pytest.fixture(autouse=True)
