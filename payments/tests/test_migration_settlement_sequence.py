@@ -1,4 +1,5 @@
-"""Migration payments/0005 (settlement by sequence ranges) keeps every settlement's lines, both ways."""
+"""Migration payments/0005 (settlement by sequence ranges) keeps every settlement's lines, both ways;
+0006 tunes autovacuum for the run's index-only scans, and undoes it."""
 
 import pytest
 from django.core.management import call_command
@@ -52,3 +53,24 @@ def test_going_back_materializes_the_lines_and_coming_forward_numbers_them_again
     assert verify_all(record=False) == []
     assert settle() and SettlementLine.objects.filter(pk=unsettled.pk).count() == 1
     assert verify_all(record=False) == []
+
+
+def autovacuum_options() -> dict[str, list[str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reloptions FROM pg_class "
+                       "WHERE relname IN ('payments_payment', 'payments_refund')")
+        return {table: sorted(reloptions or []) for table, reloptions in cursor.fetchall()}
+
+
+def test_on_postgresql_autovacuum_visits_the_settled_tables_after_a_fixed_number_of_changes():
+    """0006: autovacuum comes after every 20,000 changed rows whatever the table's size, so a settlement
+    run finds the day's pages all-visible; going back restores PostgreSQL's defaults."""
+    if connection.vendor != "postgresql":
+        pytest.skip("storage parameters are PostgreSQL's")
+    tuned = sorted(["autovacuum_vacuum_insert_threshold=20000", "autovacuum_vacuum_insert_scale_factor=0",
+                    "autovacuum_vacuum_threshold=20000", "autovacuum_vacuum_scale_factor=0"])
+    assert autovacuum_options() == {"payments_payment": tuned, "payments_refund": tuned}
+    call_command("migrate", "payments", "0005", verbosity=0)
+    assert autovacuum_options() == {"payments_payment": [], "payments_refund": []}
+    call_command("migrate", "payments", verbosity=0)
+    assert autovacuum_options() == {"payments_payment": tuned, "payments_refund": tuned}
