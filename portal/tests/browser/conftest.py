@@ -154,3 +154,27 @@ def log_in(page, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/portal/$"))
+
+
+def add_webhook_endpoint(page, shot, receiver, *, secret_shot: str, empty_shot: str | None = None) -> str:
+    """The mode's first webhook endpoint, added in the portal for every event type: the signing secret
+    is shown once, then never again. Returns the secret."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("navigation", name="Portal").get_by_role("link", name="Webhooks", exact=True).click()
+    expect(page.get_by_text("No webhook endpoints in test mode yet.")).to_be_visible()
+    if empty_shot:
+        shot(page, empty_shot)
+    page.get_by_role("link", name="Add an endpoint").first.click()
+    page.get_by_label("Endpoint URL").fill(receiver.url)
+    page.get_by_label("Description").fill("Order system")
+    page.get_by_label("Every event type (now and future)").check()
+    page.get_by_role("button", name="Add the endpoint").click()
+    expect(page.get_by_role("heading", name="Endpoint added")).to_be_visible()
+    secret = page.locator("#signing-secret").inner_text().strip()
+    assert secret.startswith("whsec_")
+    shot(page, secret_shot)
+    page.get_by_role("link", name=re.compile("I have stored it")).click()
+    expect(page.get_by_text("Shown only when created or rotated.")).to_be_visible()
+    assert secret not in page.content()
+    return secret

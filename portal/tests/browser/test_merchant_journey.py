@@ -34,7 +34,7 @@ from merchants.models import ApiClient, Merchant, MerchantMember
 from payments.models import Payment, Refund
 from payments.tests.factories import make_payment
 
-from .conftest import log_in, mailed_link
+from .conftest import add_webhook_endpoint, log_in, mailed_link
 
 expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -126,23 +126,6 @@ def create_test_client(page, shot) -> tuple[str, str]:
     expect(row).to_contain_text("never")
     assert secret not in page.content()
     return client_id, secret
-
-
-def add_webhook_endpoint(page, shot, receiver) -> str:
-    go(page, "Webhooks")
-    expect(page.get_by_text("No webhook endpoints in test mode yet.")).to_be_visible()
-    page.get_by_role("link", name="Add an endpoint").first.click()
-    page.get_by_label("Endpoint URL").fill(receiver.url)
-    page.get_by_label("Description").fill("Order system")
-    page.get_by_label("Every event type (now and future)").check()
-    page.get_by_role("button", name="Add the endpoint").click()
-    expect(page.get_by_role("heading", name="Endpoint added")).to_be_visible()
-    secret = page.locator("#signing-secret").inner_text().strip()
-    assert secret.startswith("whsec_")
-    shot(page, "journey-04-webhook-secret")
-    page.get_by_role("link", name=re.compile("I have stored it")).click()
-    assert secret not in page.content()
-    return secret
 
 
 def take_payment_through_the_api(base_url: str, client_id: str, secret: str) -> requests.Response:
@@ -301,7 +284,7 @@ def test_a_new_merchant_from_sign_up_to_a_refund_and_a_viewer(live_server, new_p
     sign_up(owner, screenshot)
     confirm_email_and_log_in(owner, screenshot)
     client_id, secret = create_test_client(owner, screenshot)
-    signing_secret = add_webhook_endpoint(owner, screenshot, receiver)
+    signing_secret = add_webhook_endpoint(owner, screenshot, receiver, secret_shot="journey-04-webhook-secret")
     answer = take_payment_through_the_api(live_server.url, client_id, secret)
     payment_id = answer.json()["id"]
     see_it_on_the_dashboard(owner, screenshot, payment_id)

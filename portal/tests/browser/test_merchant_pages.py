@@ -6,7 +6,6 @@ Run them alone with `.venv/bin/pytest portal/tests/browser` (or `-m browser`).""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import requests
@@ -19,7 +18,7 @@ from merchants.constants import MemberRole
 from payments.models import Refund
 from payments.tests.factories import make_payment
 
-from .conftest import log_in
+from .conftest import add_webhook_endpoint, log_in
 
 expect = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed").expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,21 +44,7 @@ def test_payment_dashboard_refund_webhooks_and_request_log(live_server, new_page
     expect(page.get_by_text("No payments yet.")).to_be_visible()
 
     # A webhook endpoint, added in the portal: the signing secret is shown once.
-    page.get_by_role("navigation", name="Portal").get_by_role("link", name="Webhooks").click()
-    expect(page.get_by_text("No webhook endpoints in test mode yet.")).to_be_visible()
-    screenshot(page, "webhooks-empty")
-    page.get_by_role("link", name="Add an endpoint").first.click()
-    page.get_by_label("Endpoint URL").fill(receiver.url)
-    page.get_by_label("Description").fill("Order system")
-    page.get_by_label("Every event type (now and future)").check()
-    page.get_by_role("button", name="Add the endpoint").click()
-    expect(page.get_by_role("heading", name="Endpoint added")).to_be_visible()
-    secret = page.locator("#signing-secret").inner_text().strip()
-    assert secret.startswith("whsec_")
-    screenshot(page, "webhook-secret")
-    page.get_by_role("link", name=re.compile("I have stored it")).click()
-    expect(page.get_by_text("Shown only when created or rotated.")).to_be_visible()
-    assert secret not in page.content()
+    secret = add_webhook_endpoint(page, screenshot, receiver, secret_shot="webhook-secret", empty_shot="webhooks-empty")
 
     # A payment through the API, with the merchant's test client, over HTTP to the live server.
     answer = requests.post(f"{live_server.url}/v1/payments", timeout=30, json={
